@@ -1,0 +1,135 @@
+"""``flask wechat``: check the configuration, print what to enter in WeChat's consoles."""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .config import problems
+from .errors import InvalidCodeError, WeChatError
+
+wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
+
+#: Where each app's callback domain is entered, and what it is called there.
+_CONSOLES = {
+    "qr": (
+        "Website app",
+        "open.weixin.qq.com > 管理中心 > 网站应用 > 开发信息 > 授权回调域"
+        " (authorization callback domain)",
+    ),
+    "mp": (
+        "Official Account",
+        "mp.weixin.qq.com > 设置与开发 > 公众号设置 > 功能设置 > 网页授权域名"
+        " (web authorization domain)",
+    ),
+}
+
+
+def _app() -> Flask:
+    return t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _flows(app: Flask) -> list[str]:
+    return ["qr", "mp"] if app.config.get("WECHAT_WEB_MP_APPID") else ["qr"]
+
+
+@wechat_cli.command("check")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask WeChat whether each AppID/AppSecret pair is valid.",
+)
+def check_command(online: bool) -> None:
+    """Check the WECHAT_WEB_* settings; exit 1 with one line per problem."""
+    app = _app()
+    found = problems(app.config, debug=app.debug or app.testing)
+    if online:
+        found += _online_problems(app)
+    for line in _warnings(app):
+        click.echo(f"warning: {line}")
+    if found:
+        for line in found:
+            click.echo(f"problem: {line}", err=True)
+        raise SystemExit(1)
+    click.echo(
+        "WeChat settings look right." + (" WeChat accepts the credentials." if online else "")
+    )
+
+
+def _online_problems(app: Flask) -> list[str]:
+    """Exchange a dummy code: 40029 (bad code) means WeChat accepted appid and secret."""
+    from .extension import get_state
+
+    state = get_state(app)
+    found = []
+    for flow in _flows(app):
+        key = "WECHAT_WEB_APPID" if flow == "qr" else "WECHAT_WEB_MP_APPID"
+        try:
+            state.remote(flow).fetch_access_token(code="flaskwechatcheck")
+        except InvalidCodeError as error:
+            if error.errcode == 40029:
+                continue
+            found.append(f"{key}: WeChat answered errcode {error.errcode} to a dummy code.")
+        except WeChatError as error:
+            found.append(f"{key}: {error.message}")
+        else:
+            found.append(f"{key}: WeChat accepted a dummy code, which it never should.")
+    return found
+
+
+def _warnings(app: Flask) -> list[str]:
+    found = []
+    if not app.config.get("WECHAT_WEB_CALLBACK_URL") and not app.config.get("SERVER_NAME"):
+        found.append(
+            "neither SERVER_NAME nor WECHAT_WEB_CALLBACK_URL is set: the callback URL "
+            "sent to WeChat is built from each request's Host header."
+        )
+    callback = _callback_url(app)
+    if callback and urlsplit(callback).scheme != "https" and not app.debug:
+        found.append(f"the callback URL {callback} is not https: WeChat recommends https.")
+    return found
+
+
+def _callback_url(app: Flask) -> str | None:
+    configured = app.config.get("WECHAT_WEB_CALLBACK_URL")
+    if configured:
+        return str(configured)
+    if not app.config.get("SERVER_NAME"):
+        return None
+    with app.app_context():
+        from flask import url_for
+
+        return url_for("wechat.authorized", _external=True)
+
+
+@wechat_cli.command("urls")
+def urls_command() -> None:
+    """Print the callback URL and the domain to enter in each WeChat console."""
+    app = _app()
+    callback = _callback_url(app)
+    if callback is None:
+        click.echo(
+            "SERVER_NAME is not set, so the callback URL depends on the Host each "
+            "request comes with. Set SERVER_NAME (and PREFERRED_URL_SCHEME) or "
+            "WECHAT_WEB_CALLBACK_URL to the public address, then run this again.",
+            err=True,
+        )
+        raise SystemExit(1)
+    parts = urlsplit(callback)
+    click.echo(f"Callback URL: {callback}")
+    for flow in _flows(app):
+        title, where = _CONSOLES[flow]
+        click.echo(f"{title}: enter {parts.hostname}")
+        click.echo(f"  in {where}")
+        if flow == "mp" and parts.port:
+            click.echo("  warning: the Official Account rejects domains with a port (10003).")
+        if flow == "mp":
+            click.echo(
+                "  (WeChat asks you to serve its MP_verify_*.txt file at that domain's root.)"
+            )
+    if parts.scheme != "https":
+        click.echo("warning: the callback URL is not https.")

@@ -1,0 +1,317 @@
+"""WeChat's OAuth dialect on Authlib, and one pooled connection per process.
+
+Authlib is customised only through its seams: a ``client_cls`` for the
+remote app, an OAuth2 session subclass, a client-auth method and compliance
+hooks. What no hook reaches (refresh is always a POST in Authlib) is
+overridden in the narrowest method, with the reason next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import typing as t
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import requests
+from authlib.integrations.flask_client import FlaskOAuth2App
+from authlib.integrations.requests_client import OAuth2Session
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import WeChatError, WeChatUnavailableError, error_for_errcode
+
+TOKEN_PATH = "sns/oauth2/access_token"
+REFRESH_PATH = "sns/oauth2/refresh_token"
+USERINFO_PATH = "sns/userinfo"
+AUTH_PATH = "sns/auth"
+
+_T = t.TypeVar("_T")
+
+_SECRET_PARAM = re.compile(r"\b(secret|code|access_token|refresh_token)=[^&\s\"']*")
+#: Loggers that print request URLs, and so WeChat's ``secret=`` query.
+_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
+
+
+class _ScrubSecrets(logging.Filter):
+    """Blanks ``secret=``, ``code=`` and token values in urllib3's log lines.
+
+    urllib3 logs every request line at DEBUG, and WeChat's token call carries
+    the AppSecret in its query.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = _SECRET_PARAM.sub(r"\1=***", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+def install_log_scrubber() -> None:
+    """Add the scrubbing filter to urllib3's loggers, once."""
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ScrubSecrets) for f in logger.filters):
+            logger.addFilter(_ScrubSecrets())
+
+
+class _SharedAdapter(HTTPAdapter):
+    """An adapter whose pool outlives the per-call sessions Authlib closes."""
+
+    def close(self) -> None:
+        """Ignore: Authlib closes its session after every call."""
+
+    def dispose(self) -> None:
+        super().close()
+
+
+class ConnectionPool:
+    """The keep-alive connections of one app to WeChat, made lazily per process.
+
+    Created on first use in each process, so gunicorn workers never share a
+    socket inherited over ``fork``. Extra adapters (the in-process fake, the
+    sandbox) are mounted by URL prefix.
+    """
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = maxsize
+        self.mounts: dict[str, BaseAdapter] = {}
+        self._pid = 0
+        self._adapter: _SharedAdapter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def adapter(self) -> _SharedAdapter:
+        adapter, pid = self._adapter, os.getpid()
+        if adapter is None or self._pid != pid:
+            with self._lock:
+                if self._adapter is None or self._pid != pid:
+                    # Connect errors are retried once (nothing was sent);
+                    # a request that may have reached WeChat never is, or a
+                    # second token call would answer 40163.
+                    retry = Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
+                    self._adapter = _SharedAdapter(
+                        pool_connections=4, pool_maxsize=self.maxsize, max_retries=retry
+                    )
+                    self._pid = pid
+                adapter = self._adapter
+        return adapter
+
+    def mount_into(self, session: requests.Session) -> None:
+        adapter = self.adapter
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        for prefix, extra in self.mounts.items():
+            session.mount(prefix, extra)
+
+    def close(self) -> None:
+        if self._adapter is not None:
+            self._adapter.dispose()
+            self._adapter = None
+
+
+def parse_body(resp: requests.Response, endpoint: str) -> dict[str, t.Any]:
+    """WeChat's JSON object from ``resp``, or the error it stands for.
+
+    Bodies come as ``text/plain`` with no charset: decode the bytes as UTF-8
+    whatever the headers say, and parse leniently (profiles have carried raw
+    control characters). An errcode other than 0 raises its ``WeChatError``.
+    """
+    if resp.status_code >= 300:
+        raise WeChatUnavailableError(
+            f"WeChat answered HTTP {resp.status_code} to {endpoint}. "
+            "It is usually brief: try again later.",
+        )
+    try:
+        data = json.loads(resp.content.decode("utf-8"), strict=False)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise WeChatUnavailableError(
+            f"WeChat answered {endpoint} with something that is not a JSON "
+            "object (a maintenance page?). Try again later."
+        )
+    errcode = data.get("errcode")
+    if errcode not in (None, 0, "0"):
+        try:
+            code = int(errcode)
+        except (TypeError, ValueError):
+            code = -1
+        raise error_for_errcode(code, str(data.get("errmsg", "")), endpoint=endpoint)
+    return data
+
+
+def _checked_token_response(endpoint: str) -> t.Callable[[requests.Response], t.Any]:
+    def hook(resp: requests.Response) -> requests.Response:
+        data = parse_body(resp, endpoint)
+        if not data.get("access_token") or not data.get("openid"):
+            raise WeChatUnavailableError(
+                f"WeChat's answer to {endpoint} has no access_token or openid."
+            )
+        return resp
+
+    return hook
+
+
+def _wechat_query_auth(
+    client: t.Any, method: str, uri: str, headers: t.Any, body: t.Any
+) -> tuple[str, t.Any, t.Any]:
+    """Client auth the WeChat way: ``appid`` and ``secret`` in the GET query.
+
+    Rebuilds the query in the documented order (appid, secret, code,
+    grant_type) and drops what WeChat does not take (``redirect_uri``).
+    """
+    parts = urlsplit(uri)
+    given = dict(parse_qsl(parts.query, keep_blank_values=True))
+    params = [
+        ("appid", client.client_id),
+        ("secret", client.client_secret),
+        ("code", given.get("code", "")),
+        ("grant_type", given.get("grant_type", "authorization_code")),
+    ]
+    return urlunsplit(parts._replace(query=urlencode(params))), headers, body
+
+
+class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
+    """An Authlib OAuth2 session that speaks WeChat's dialect.
+
+    ``appid``/``secret`` instead of ``client_id``/``client_secret``, the token
+    and refresh calls as GET, ``access_token`` and ``openid`` in the query of
+    API calls, errcode bodies raised as ``WeChatError``. Every response is
+    decoded as UTF-8, so ``resp.json()`` and ``resp.text`` keep Chinese
+    nicknames intact. Its transport is the app's shared ``ConnectionPool``.
+    """
+
+    def __init__(self, *args: t.Any, pool: ConnectionPool | None = None, **kwargs: t.Any):
+        kwargs.setdefault("token_endpoint_auth_method", "wechat_query")
+        kwargs.setdefault("token_placement", "uri")
+        super().__init__(*args, **kwargs)
+        if pool is not None:
+            pool.mount_into(self)
+        self.hooks["response"].append(_decode_as_utf8)
+        self.register_client_auth_method(("wechat_query", _wechat_query_auth))
+        self.register_compliance_hook("access_token_response", _checked_token_response(TOKEN_PATH))
+        self.register_compliance_hook(
+            "refresh_token_response", _checked_token_response(REFRESH_PATH)
+        )
+        self.register_compliance_hook("protected_request", self._add_openid)
+
+    def create_authorization_url(
+        self,
+        url: str,
+        state: str | None = None,
+        code_verifier: str | None = None,
+        **kwargs: t.Any,
+    ) -> tuple[str, str | None]:
+        """WeChat's authorize URL: its parameter order, then ``#wechat_redirect``.
+
+        The Official Account page matches the link against a strict pattern,
+        and ``redirect_uri`` must be percent-encoded whole.
+        """
+        params = [
+            ("appid", self.client_id),
+            ("redirect_uri", kwargs.get("redirect_uri") or self.redirect_uri),
+            ("response_type", "code"),
+            ("scope", kwargs.get("scope") or self.scope),
+        ]
+        if state:
+            params.append(("state", state))
+        query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params)
+        return f"{url}?{query}#wechat_redirect", state
+
+    def fetch_token(self, url: str | None = None, **kwargs: t.Any) -> t.Any:
+        kwargs["method"] = "GET"
+        return super().fetch_token(url, **kwargs)
+
+    def _refresh_token(
+        self,
+        url: str,
+        refresh_token: str | None = None,
+        body: str = "",
+        headers: t.Any = None,
+        auth: t.Any = None,
+        **kwargs: t.Any,
+    ) -> t.Any:
+        """Refresh with a GET and no secret, as WeChat documents.
+
+        Authlib's ``_refresh_token`` always POSTs with client auth, and no
+        compliance hook can change the method.
+        """
+        url = self.metadata.get("refresh_token_url") or url
+        params = {
+            "appid": self.client_id,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        resp = self.request("GET", url, params=params, withhold_token=True, **kwargs)
+        for hook in self.compliance_hook["refresh_token_response"]:
+            resp = hook(resp)
+        token = self.parse_response_token(resp)
+        if callable(self.update_token):
+            self.update_token(self.token, refresh_token=refresh_token)
+        return token
+
+    def _add_openid(self, uri: str, headers: t.Any, body: t.Any) -> tuple[str, t.Any, t.Any]:
+        openid = (self.token or {}).get("openid")
+        if openid and "openid=" not in urlsplit(uri).query:
+            joiner = "&" if "?" in uri else "?"
+            uri = f"{uri}{joiner}{urlencode({'openid': openid})}"
+        return uri, headers, body
+
+
+def _decode_as_utf8(resp: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
+    resp.encoding = "utf-8"
+
+
+class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
+    """The Authlib remote app registered as ``"wechat"``.
+
+    Adds what Authlib leaves out: transport failures become
+    ``WeChatUnavailableError`` with a scrubbed message (requests quotes the
+    whole URL, and the token URL carries ``secret=``).
+    """
+
+    client_cls = WeChatOAuth2Session
+
+    def request(self, method: str, url: str, token: t.Any = None, **kwargs: t.Any) -> t.Any:
+        return call_wechat(
+            lambda: super(WeChatRemoteApp, self).request(method, url, token=token, **kwargs),
+            self.api_base_url,
+        )
+
+    def fetch_access_token(self, redirect_uri: str | None = None, **kwargs: t.Any) -> t.Any:
+        return call_wechat(
+            lambda: super(WeChatRemoteApp, self).fetch_access_token(redirect_uri, **kwargs),
+            self.api_base_url,
+        )
+
+    def get_json(self, path: str, **params: t.Any) -> dict[str, t.Any]:
+        """GET an API path with ``params`` (no stored token) and check the body."""
+        resp = self.request("GET", path, params=params, withhold_token=True)
+        return parse_body(resp, path)
+
+
+def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
+    """Run ``fn``; turn transport failures into a scrubbed ``WeChatUnavailableError``.
+
+    The new error is raised outside the ``except`` block so it carries no
+    ``__context__`` quoting the request URL.
+    """
+    host = urlsplit(base_url or "").netloc or "WeChat"
+    try:
+        return fn()
+    except WeChatError:
+        raise
+    except requests.Timeout:
+        reason = "did not answer within WECHAT_WEB_TIMEOUT seconds"
+    except requests.exceptions.SSLError:
+        reason = "failed the TLS handshake (certificate not trusted?)"
+    except requests.ConnectionError:
+        reason = "could not be reached or dropped the connection"
+    except (requests.RequestException, OSError, ValueError) as exc:
+        reason = f"failed ({type(exc).__name__})"
+    raise WeChatUnavailableError(f"{host} {reason}. Try again later.")

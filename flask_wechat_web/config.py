@@ -1,0 +1,130 @@
+"""The ``WECHAT_WEB_*`` settings: their defaults and what a valid value is.
+
+``problems`` is shared by ``init_app`` (which refuses to start) and
+``flask wechat check`` (which lists every problem). Messages name the key and
+never repeat a value, since the value might be the AppSecret pasted into the
+wrong key.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import urlsplit
+
+DEFAULTS: dict[str, t.Any] = {
+    "WECHAT_WEB_SCOPE": "snsapi_login",
+    "WECHAT_WEB_MP_APPID": None,
+    "WECHAT_WEB_MP_SECRET": None,
+    "WECHAT_WEB_MP_SCOPE": "snsapi_userinfo",
+    "WECHAT_WEB_LANG": "zh_CN",
+    "WECHAT_WEB_URL_PREFIX": "/wechat",
+    "WECHAT_WEB_REMEMBER": False,
+    "WECHAT_WEB_ERROR_VIEW": None,
+    "WECHAT_WEB_TIMEOUT": 5,
+    "WECHAT_WEB_OPEN_BASE_URL": "https://open.weixin.qq.com",
+    "WECHAT_WEB_API_BASE_URL": "https://api.weixin.qq.com",
+    "WECHAT_WEB_SANDBOX": False,
+    "WECHAT_WEB_STATE_TTL": 600,
+    "WECHAT_WEB_CALLBACK_URL": None,
+    "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
+}
+
+LANGUAGES = ("zh_CN", "zh_TW", "en")
+QR_SCOPES = ("snsapi_login",)
+MP_SCOPES = ("snsapi_userinfo", "snsapi_base")
+
+_APPID = re.compile(r"wx[0-9a-fA-F]{16}")
+_SECRET = re.compile(r"[0-9A-Za-z]{32}")
+
+
+def _appid_problem(key: str, value: t.Any) -> str | None:
+    if not value:
+        return f"{key} is not set: the AppID from the WeChat console ('wx' + 16 hex digits)."
+    if not isinstance(value, str) or not _APPID.fullmatch(value):
+        return f"{key} is malformed: an AppID is 'wx' followed by 16 hex digits."
+    return None
+
+
+def _secret_problem(key: str, value: t.Any) -> str | None:
+    if not value:
+        return f"{key} is not set: the AppSecret from the WeChat console (32 characters)."
+    if not isinstance(value, str) or not _SECRET.fullmatch(value):
+        return f"{key} is malformed: an AppSecret is 32 letters and digits."
+    return None
+
+
+def _url_problem(key: str, value: t.Any, *, sandbox: bool) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"{key} must be a URL."
+    if sandbox and value.startswith("/"):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{key} must be an absolute http(s) URL."
+    return None
+
+
+def _positive(value: t.Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]:
+    """Every problem with the ``WECHAT_WEB_*`` settings, one line each."""
+    sandbox = bool(config.get("WECHAT_WEB_SANDBOX"))
+    found = [
+        _appid_problem("WECHAT_WEB_APPID", config.get("WECHAT_WEB_APPID")),
+        _secret_problem("WECHAT_WEB_SECRET", config.get("WECHAT_WEB_SECRET")),
+    ]
+    mp_appid, mp_secret = (
+        config.get("WECHAT_WEB_MP_APPID"),
+        config.get("WECHAT_WEB_MP_SECRET"),
+    )
+    if mp_appid or mp_secret:
+        found += [
+            _appid_problem("WECHAT_WEB_MP_APPID", mp_appid),
+            _secret_problem("WECHAT_WEB_MP_SECRET", mp_secret),
+        ]
+        if mp_appid and mp_appid == config.get("WECHAT_WEB_APPID"):
+            found.append(
+                "WECHAT_WEB_MP_APPID equals WECHAT_WEB_APPID: the Official Account "
+                "and the website app have different AppIDs (WeChat answers 10005)."
+            )
+    if config.get("WECHAT_WEB_SCOPE") not in QR_SCOPES:
+        found.append("WECHAT_WEB_SCOPE must be 'snsapi_login' (the only QR login scope).")
+    if config.get("WECHAT_WEB_MP_SCOPE") not in MP_SCOPES:
+        found.append("WECHAT_WEB_MP_SCOPE must be 'snsapi_userinfo' or 'snsapi_base'.")
+    if config.get("WECHAT_WEB_LANG") not in LANGUAGES:
+        found.append("WECHAT_WEB_LANG must be one of 'zh_CN', 'zh_TW', 'en'.")
+    prefix = config.get("WECHAT_WEB_URL_PREFIX")
+    if not isinstance(prefix, str) or not prefix.startswith("/") or "//" in prefix:
+        found.append("WECHAT_WEB_URL_PREFIX must be a path starting with '/', e.g. '/wechat'.")
+    for key in (
+        "WECHAT_WEB_OPEN_BASE_URL",
+        "WECHAT_WEB_API_BASE_URL",
+        "WECHAT_WEB_WXLOGIN_JS_URL",
+    ):
+        found.append(_url_problem(key, config.get(key), sandbox=sandbox))
+    if config.get("WECHAT_WEB_CALLBACK_URL") is not None:
+        found.append(
+            _url_problem(
+                "WECHAT_WEB_CALLBACK_URL",
+                config["WECHAT_WEB_CALLBACK_URL"],
+                sandbox=False,
+            )
+        )
+    if not _positive(config.get("WECHAT_WEB_TIMEOUT")):
+        found.append("WECHAT_WEB_TIMEOUT must be a number of seconds above 0.")
+    if not _positive(config.get("WECHAT_WEB_STATE_TTL")):
+        found.append("WECHAT_WEB_STATE_TTL must be a number of seconds above 0.")
+    if sandbox and not debug:
+        found.append(
+            "WECHAT_WEB_SANDBOX is on outside debug and testing: anyone could log "
+            "in as anyone. The sandbox only runs with app.debug or app.testing."
+        )
+    if str(config.get("SESSION_COOKIE_SAMESITE") or "").lower() == "strict":
+        found.append(
+            "SESSION_COOKIE_SAMESITE is 'Strict': the browser drops the session "
+            "cookie on WeChat's redirect back and every login fails. Use 'Lax'."
+        )
+    return [problem for problem in found if problem]

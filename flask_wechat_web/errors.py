@@ -1,0 +1,230 @@
+"""Errors of Flask-WeChat-Web, and the one table that maps WeChat's errcodes.
+
+Every message tells the site owner what to do and never carries the
+AppSecret, a code or a token: messages are built from scrubbed parts only.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+
+class WeChatError(Exception):
+    """Base of every error this extension raises.
+
+    ``errcode`` and ``errmsg`` are WeChat's when the error came from WeChat,
+    else ``None``. ``status`` is the HTTP status a failed login answers with.
+    ``user_message`` is the short text flashed to the person logging in.
+    """
+
+    status: int = 400
+    user_message: str = "WeChat login failed. Please try again."
+    default_message: str = "WeChat login failed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errcode: int | None = None,
+        errmsg: str | None = None,
+    ) -> None:
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class ConfigurationError(WeChatError, ValueError):
+    """A ``WECHAT_WEB_*`` setting is missing or malformed."""
+
+    status = 500
+
+
+class WeChatAPIError(WeChatError):
+    """WeChat answered with an errcode this extension has no better class for."""
+
+    status = 502
+    user_message = "WeChat refused the login. Please try again later."
+    default_message = "WeChat answered with an error."
+
+
+class InvalidCodeError(WeChatAPIError):
+    """The code is wrong, expired, already used or missing.
+
+    Codes are single use and live 5 (Official Account) or 10 (QR) minutes.
+    """
+
+    status = 400
+    user_message = "This WeChat login link has expired. Please log in again."
+    default_message = (
+        "WeChat rejected the authorization code: it was already used, has "
+        "expired, or belongs to another app. Start the login again; if it keeps "
+        "happening, check that nothing (a proxy, a browser prefetch, a retry) "
+        "calls the callback URL twice."
+    )
+
+
+class InvalidCredentialError(WeChatAPIError):
+    """WeChat does not accept the AppID or AppSecret."""
+
+    user_message = "WeChat login is not set up correctly on this site."
+    default_message = (
+        "WeChat rejected this app's credentials. Check WECHAT_WEB_APPID and "
+        "WECHAT_WEB_SECRET (or the WECHAT_WEB_MP_* pair for the Official "
+        "Account) against the WeChat console; `flask wechat check --online` "
+        "tests the pair."
+    )
+
+
+class TokenExpiredError(WeChatAPIError):
+    """The access or refresh token is expired or invalid."""
+
+    status = 401
+    user_message = "Your WeChat login has expired. Please log in again."
+    default_message = (
+        "The WeChat token has expired or is no longer valid and could not be "
+        "refreshed: the user must log in with WeChat again."
+    )
+
+
+class AccessDeniedError(WeChatError):
+    """The user declined the login (WeChat came back with a state but no code)."""
+
+    status = 403
+    user_message = "You cancelled the WeChat login."
+    default_message = (
+        "The user declined the WeChat login (the callback carried a state but "
+        "no code). Nothing to fix; offer another way to log in."
+    )
+
+
+class StateMismatchError(WeChatError):
+    """The callback's ``state`` is missing, unknown, expired or already used.
+
+    ``reason`` names the likely cause: ``"missing"``, ``"malformed"``, ``"no_cookie"``,
+    ``"unknown"``, ``"expired"``, ``"used"`` or ``"evicted"``.
+    """
+
+    user_message = "This login link is not valid any more. Please log in again."
+    default_message = "The login's state does not match this browser's session."
+
+    _MESSAGES: t.ClassVar[dict[str, str]] = {
+        "missing": (
+            "The callback came without a state, so it cannot be tied to a login "
+            "this browser started. Start logins from the login page."
+        ),
+        "malformed": (
+            "The callback's state is malformed (empty, repeated, too long or not "
+            "alphanumeric): this site never issues such a state, so the link was "
+            "forged or mangled."
+        ),
+        "no_cookie": (
+            "The callback came without this site's session cookie, so the state "
+            "could not be checked. The login probably started on another host "
+            "(www vs. bare domain, http vs. https, a different port) than the "
+            "callback URL, or the session cookie is SameSite=Strict or too "
+            "large. Use one host for the site and WECHAT_WEB_CALLBACK_URL, and "
+            "SESSION_COOKIE_SAMESITE='Lax'."
+        ),
+        "unknown": (
+            "This browser's session has no pending login with this state: the "
+            "callback was forged, replayed from another browser, or the session "
+            "was reset (SECRET_KEY changed, user logged out meanwhile)."
+        ),
+        "expired": (
+            "The login's state expired before WeChat came back "
+            "(WECHAT_WEB_STATE_TTL). The user took too long; start again."
+        ),
+        "used": (
+            "This login's state was already used: the callback was opened a "
+            "second time (reload, back button, a shared link). Start again."
+        ),
+        "evicted": (
+            "Too many logins were started in this browser at once (many tabs), "
+            "and this one was dropped to keep the session cookie small. Start "
+            "again from one tab."
+        ),
+    }
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(self._MESSAGES.get(reason, self.default_message))
+
+
+class SnapshotUserError(WeChatError):
+    """WeChat's read-only snapshot page logged in a virtual user.
+
+    Its openid and unionid are not the user's real ones, so the login must not
+    create or find an account.
+    """
+
+    status = 403
+    user_message = (
+        "This page was opened in WeChat's preview mode. Tap “使用完整服务” "
+        "(Use full service) at the bottom and log in again."
+    )
+    default_message = (
+        "WeChat returned a snapshot-page virtual user (is_snapshotuser=1); the "
+        "login was stopped. Avoid forcing snsapi_userinfo logins the moment a "
+        "page opens; let the user choose to log in."
+    )
+
+
+class LoginRefusedError(WeChatError):
+    """The site's user handler returned ``None``, or the user is inactive."""
+
+    status = 403
+    user_message = "This WeChat account may not log in to this site."
+    default_message = (
+        "The site's user handler refused this WeChat identity (it returned "
+        "None, or Flask-Login refused an inactive user)."
+    )
+
+
+class WeChatUnavailableError(WeChatError):
+    """WeChat could not be reached or answered garbage.
+
+    Timeouts, connection errors, HTTP 5xx, a body that is not a JSON object,
+    and errcode -1 ("system busy") all end here.
+    """
+
+    status = 502
+    user_message = "WeChat is not responding right now. Please try again shortly."
+    default_message = "WeChat is unavailable."
+
+
+_CODE_ERRORS = frozenset({40029, 40163, 42003, 41008})
+_CREDENTIAL_ERRORS = frozenset({40013, 40125, 41002, 41004})
+_TOKEN_ERRORS = frozenset({42001, 42002, 40014, 40030, 41003})
+
+
+def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatError:
+    """The error for a WeChat ``{"errcode", "errmsg"}`` body.
+
+    Matched on ``errcode`` only: ``errmsg`` carries a varying request id.
+    ``endpoint`` is the API path (``"sns/oauth2/access_token"`` ...), since
+    40001 means a bad AppSecret on the token call but a bad token elsewhere.
+    """
+    where = f"{endpoint} answered errcode {errcode} ({_clean(errmsg)})"
+    if errcode == -1:
+        return WeChatUnavailableError(
+            f"WeChat is busy: {where}. Try again in a moment.",
+            errcode=errcode,
+            errmsg=errmsg,
+        )
+    cls: type[WeChatError]
+    if errcode in _CODE_ERRORS:
+        cls = InvalidCodeError
+    elif errcode in _CREDENTIAL_ERRORS or (errcode == 40001 and endpoint.startswith("sns/oauth2/")):
+        cls = InvalidCredentialError
+    elif errcode in _TOKEN_ERRORS or errcode == 40001:
+        cls = TokenExpiredError
+    else:
+        cls = WeChatAPIError
+    return cls(f"{cls.default_message} ({where})", errcode=errcode, errmsg=errmsg)
+
+
+def _clean(errmsg: str) -> str:
+    """Shorten WeChat's errmsg for a message: no request id, no odd characters."""
+    text = errmsg.split(", rid:")[0].split(", hints:")[0]
+    return "".join(ch for ch in text if ch.isprintable())[:120]

@@ -1,0 +1,363 @@
+"""The ``WeChatWeb`` extension object and its per-app state."""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, current_app, request, session, url_for
+from flask_login import LoginManager
+
+from . import pending
+from .cli import wechat_cli
+from .client import (
+    AUTH_PATH,
+    REFRESH_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    ConnectionPool,
+    WeChatRemoteApp,
+    call_wechat,
+    install_log_scrubber,
+)
+from .config import DEFAULTS, LANGUAGES, problems
+from .errors import ConfigurationError, WeChatAPIError
+from .identity import WeChatIdentity, WeChatUser
+from .storage import SessionStorage, TokenStorage, compact_token
+from .views import create_blueprint
+
+if t.TYPE_CHECKING:
+    from .testing.fake import FakeWeChat
+
+UserHandler = t.Callable[[WeChatIdentity], t.Any]
+
+#: Where each flow's credentials, scope and authorize page are.
+_FLOWS = {
+    "qr": (
+        "WECHAT_WEB_APPID",
+        "WECHAT_WEB_SECRET",
+        "WECHAT_WEB_SCOPE",
+        "connect/qrconnect",
+    ),
+    "mp": (
+        "WECHAT_WEB_MP_APPID",
+        "WECHAT_WEB_MP_SECRET",
+        "WECHAT_WEB_MP_SCOPE",
+        "connect/oauth2/authorize",
+    ),
+}
+_REMOTE_NAMES = {"qr": "wechat", "mp": "wechat_mp"}
+
+#: errcodes of ``sns/auth`` that mean "this token is not valid".
+_INVALID_TOKEN_CODES = frozenset({40001, 40003, 40014, 42001})
+
+
+class WeChatWeb:
+    """Sign in with WeChat for one or more Flask apps.
+
+    :param app: the app to set up now; or call :meth:`init_app` later.
+    :param url_prefix: where to mount the blueprint (default:
+        ``WECHAT_WEB_URL_PREFIX``).
+    :param register_blueprint: ``False`` to mount :attr:`blueprint` yourself.
+    :param storage: where tokens are kept (default: :class:`SessionStorage`).
+    :param clock: the time source for state expiry, for tests.
+    """
+
+    #: The session key of the built-in :class:`WeChatUser`.
+    USER_SESSION_KEY = "_wechat_web_user"
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        url_prefix: str | None = None,
+        register_blueprint: bool = True,
+        storage: TokenStorage | None = None,
+        clock: t.Callable[[], float] | None = None,
+    ) -> None:
+        self.url_prefix = url_prefix
+        self.register_blueprint = register_blueprint
+        self.storage: TokenStorage = storage if storage is not None else SessionStorage()
+        self.clock = clock or time.time
+        self.blueprint = create_blueprint()
+        self._user_handler: UserHandler | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Set up ``app``: config defaults and checks, the blueprint, Flask-Login.
+
+        Reads the ``WECHAT_WEB_*`` keys of the configuration page; a missing or
+        malformed AppID or AppSecret raises :class:`ConfigurationError`
+        naming the key.
+        """
+        if "wechat_web" in app.extensions:
+            raise RuntimeError(
+                "A WeChatWeb instance is already registered on this app. Create "
+                "one WeChatWeb per app, or call init_app once."
+            )
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        sandbox = None
+        if app.config["WECHAT_WEB_SANDBOX"]:
+            from .sandbox import install_sandbox
+
+            sandbox = install_sandbox(app)
+        found = problems(app.config, debug=app.debug or app.testing)
+        if found:
+            raise ConfigurationError("Flask-WeChat-Web: " + " ".join(found))
+
+        app.extensions["wechat_web"] = WeChatWebState(self, app, sandbox)
+        if self.register_blueprint:
+            prefix = self.url_prefix or app.config["WECHAT_WEB_URL_PREFIX"]
+            app.register_blueprint(self.blueprint, url_prefix=prefix)
+        self._init_login_manager(app)
+        app.add_template_global(self.login_url, "wechat_login_url")
+        app.cli.add_command(wechat_cli)
+        install_log_scrubber()
+
+    def _init_login_manager(self, app: Flask) -> None:
+        manager: LoginManager | None = getattr(app, "login_manager", None)
+        if manager is None:
+            manager = LoginManager(app)
+        if manager.login_view is None:
+            manager.login_view = "wechat.login"
+        if getattr(manager, "_user_callback", None) is None:
+            manager.user_loader(self._load_builtin_user)
+
+    def _load_builtin_user(self, user_id: str) -> WeChatUser | None:
+        """Flask-Login's loader for the built-in user, read back from the session."""
+        data = session.get(self.USER_SESSION_KEY)
+        if not isinstance(data, dict):
+            return None
+        try:
+            user = WeChatUser(WeChatIdentity.from_dict(data))
+        except (KeyError, TypeError):
+            return None
+        return user if user.get_id() == user_id else None
+
+    def user_handler(self, fn: UserHandler) -> UserHandler:
+        """Register ``fn(identity) -> user | None``, called on every login.
+
+        Return the site's user for the :class:`WeChatIdentity` (create it if
+        new), or ``None`` to refuse the login. Without a handler, a
+        :class:`WeChatUser` is logged in.
+        """
+        self._user_handler = fn
+        return fn
+
+    def user_for(self, identity: WeChatIdentity) -> t.Any:
+        """The user to log in for ``identity``, from the handler or built in."""
+        if self._user_handler is not None:
+            return self._user_handler(identity)
+        user = WeChatUser(identity)
+        session[self.USER_SESSION_KEY] = identity.to_dict()
+        return user
+
+    def login_url(self, next: str | None = None) -> str:
+        """The URL that starts a WeChat login and comes back to ``next``."""
+        return url_for("wechat.login", next=next)
+
+    @property
+    def remote(self) -> WeChatRemoteApp:
+        """The Authlib remote app of the website app (``"wechat"``)."""
+        return get_state().remote("qr")
+
+    @property
+    def token(self) -> dict[str, t.Any] | None:
+        """The current user's token dict, or ``None``."""
+        return self.storage.get()
+
+    def fetch_identity(
+        self, token: t.Mapping[str, t.Any], lang: str | None = None
+    ) -> WeChatIdentity:
+        """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``."""
+        state = get_state()
+        flow = state.flow_of(token)
+        userinfo = state.userinfo(flow, token, lang)
+        return state.identity(flow, token, userinfo=userinfo)
+
+    def refresh_token(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """A fresh token for ``token``, through ``sns/oauth2/refresh_token``."""
+        state = get_state()
+        return state.refresh(state.flow_of(token), token)
+
+    def check_token(self, token: t.Mapping[str, t.Any]) -> bool:
+        """Whether WeChat still accepts ``token``'s access token (``sns/auth``)."""
+        state = get_state()
+        remote = state.remote(state.flow_of(token))
+        try:
+            remote.get_json(AUTH_PATH, access_token=token["access_token"], openid=token["openid"])
+        except WeChatAPIError as error:
+            if error.errcode in _INVALID_TOKEN_CODES:
+                return False
+            raise
+        return True
+
+
+def get_state(app: Flask | None = None) -> WeChatWebState:
+    """The per-app state of the current (or given) app."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        return t.cast(WeChatWebState, app.extensions["wechat_web"])
+    except KeyError:
+        raise RuntimeError(
+            "Flask-WeChat-Web is not set up on this app: call "
+            "WeChatWeb(app) or wechat.init_app(app) first."
+        ) from None
+
+
+class WeChatWebState:
+    """What one app needs: its Authlib registry, its connection pool, its sandbox."""
+
+    def __init__(self, extension: WeChatWeb, app: Flask, sandbox: FakeWeChat | None) -> None:
+        self.extension = extension
+        self.app = app
+        self.sandbox = sandbox
+        self.pool = ConnectionPool()
+        if sandbox is not None:
+            from .sandbox import sandbox_transport
+
+            self.pool.mounts.update(sandbox_transport(sandbox))
+        self.registry = OAuth()
+        # Not registry.init_app(app): that claims
+        # app.extensions["authlib.integrations.flask_client"], which the site
+        # may use for its own providers.
+        self.registry.app = app
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> t.Mapping[str, t.Any]:
+        return self.app.config
+
+    def has_mp(self) -> bool:
+        return bool(self.config["WECHAT_WEB_MP_APPID"])
+
+    def remote(self, flow: str) -> WeChatRemoteApp:
+        """The Authlib remote app for ``flow``, registered on first use."""
+        name = _REMOTE_NAMES[flow]
+        client = self.registry.create_client(name)
+        if client is None:
+            with self._lock:
+                client = self.registry.create_client(name) or self._register(flow)
+        return t.cast(WeChatRemoteApp, client)
+
+    def _register(self, flow: str) -> WeChatRemoteApp:
+        appid_key, secret_key, scope_key, authorize_path = _FLOWS[flow]
+        config = self.config
+        api = config["WECHAT_WEB_API_BASE_URL"].rstrip("/")
+        timeout = config["WECHAT_WEB_TIMEOUT"]
+        # Every parameter is passed, so Authlib fills none from WECHAT_* keys.
+        return t.cast(
+            WeChatRemoteApp,
+            self.registry.register(
+                _REMOTE_NAMES[flow],
+                client_cls=WeChatRemoteApp,
+                client_id=config[appid_key],
+                client_secret=config[secret_key],
+                authorize_url=f"{config['WECHAT_WEB_OPEN_BASE_URL'].rstrip('/')}/{authorize_path}",
+                authorize_params=None,
+                access_token_url=f"{api}/{TOKEN_PATH}",
+                access_token_params=None,
+                refresh_token_url=f"{api}/{REFRESH_PATH}",
+                refresh_token_params=None,
+                request_token_url=None,
+                request_token_params=None,
+                api_base_url=f"{api}/",
+                server_metadata_url=None,
+                client_kwargs={
+                    "scope": config[scope_key],
+                    "pool": self.pool,
+                    "default_timeout": (timeout, timeout),
+                },
+            ),
+        )
+
+    def flow_for(self, mode: str | None, user_agent: str) -> str | None:
+        """Which flow a login takes: ``"qr"``, ``"mp"``, or ``None`` if impossible."""
+        if mode == "mp":
+            return "mp" if self.has_mp() else None
+        if mode == "qr" or not self.has_mp():
+            return "qr"
+        ua = user_agent.lower()
+        in_wechat = "micromessenger" in ua and "wxwork" not in ua
+        return "mp" if in_wechat else "qr"
+
+    def flow_of(self, token: t.Mapping[str, t.Any]) -> str:
+        """Which app issued ``token``: the Official Account if its appid says so."""
+        appid = token.get("appid")
+        return "mp" if appid and appid == self.config["WECHAT_WEB_MP_APPID"] else "qr"
+
+    def callback_url(self) -> str:
+        return t.cast(
+            str,
+            self.config["WECHAT_WEB_CALLBACK_URL"] or url_for("wechat.authorized", _external=True),
+        )
+
+    def authorize_url(self, flow: str, next_url: str) -> str:
+        """Start a login: a new pending state, and WeChat's authorize URL for it."""
+        login = pending.add(
+            flow, next_url, self.extension.clock(), self.config["WECHAT_WEB_STATE_TTL"]
+        )
+        remote = self.remote(flow)
+        url = t.cast(
+            str,
+            remote.create_authorization_url(self.callback_url(), state=login.state)["url"],
+        )
+        # The sandbox's authorize pages live on this very site.
+        return f"{request.script_root}{url}" if url.startswith("/") else url
+
+    def exchange_code(self, flow: str, code: str) -> tuple[dict[str, t.Any], WeChatIdentity]:
+        """Redeem ``code`` with ``flow``'s credentials: the token and the identity."""
+        raw = self.remote(flow).fetch_access_token(code=code)
+        token = compact_token({**raw, "appid": self.config[_FLOWS[flow][0]]})
+        return token, self.identity(flow, token, snapshot=raw.get("is_snapshotuser"))
+
+    def identity(
+        self,
+        flow: str,
+        token: t.Mapping[str, t.Any],
+        *,
+        userinfo: t.Mapping[str, t.Any] | None = None,
+        snapshot: t.Any = None,
+    ) -> WeChatIdentity:
+        scope = token.get("scope") or self.config[_FLOWS[flow][2]]
+        unionid = token.get("unionid") or (userinfo or {}).get("unionid")
+        return WeChatIdentity(
+            self.config[_FLOWS[flow][0]],
+            token["openid"],
+            unionid,
+            scope,
+            is_snapshot_user=str(snapshot) == "1" or snapshot is True,
+            userinfo=userinfo,
+            load_userinfo=lambda: self.userinfo(flow, token, None),
+        )
+
+    def userinfo(
+        self, flow: str, token: t.Mapping[str, t.Any], lang: str | None
+    ) -> dict[str, t.Any]:
+        """``sns/userinfo`` for ``token``, in ``lang`` (default ``WECHAT_WEB_LANG``)."""
+        lang = lang or self.config["WECHAT_WEB_LANG"]
+        if lang not in LANGUAGES:
+            raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
+        return self.remote(flow).get_json(
+            USERINFO_PATH,
+            access_token=token["access_token"],
+            openid=token["openid"],
+            lang=lang,
+        )
+
+    def refresh(self, flow: str, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        remote = self.remote(flow)
+
+        def do_refresh() -> dict[str, t.Any]:
+            with remote._get_oauth_client() as client:
+                fresh = client.refresh_token(
+                    remote.server_metadata["refresh_token_url"],
+                    refresh_token=token["refresh_token"],
+                )
+            return compact_token({**token, **fresh})
+
+        return call_wechat(do_refresh, remote.api_base_url)

@@ -1,0 +1,207 @@
+"""Who logged in: ``WeChatIdentity``, and the built-in ``WeChatUser``."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from types import MappingProxyType
+
+from flask_login import UserMixin
+
+#: The profile fields of ``sns/userinfo`` an identity exposes.
+PROFILE_FIELDS = ("nickname", "headimgurl", "sex", "province", "city", "country")
+
+ProfileLoader = t.Callable[[], t.Mapping[str, t.Any]]
+
+
+class WeChatIdentity:
+    """An immutable record of one WeChat login.
+
+    The ids (``appid``, ``openid``, ``unionid``, ``scope``,
+    ``is_snapshot_user``) come from the token call. The profile (``nickname``,
+    ``headimgurl``, ``sex``, ``province``, ``city``, ``country``,
+    ``privilege``, ``raw``) comes from ``sns/userinfo``, fetched the first
+    time one of those fields is read: a handler that finds its user by
+    ``unionid``/``openid`` alone logs the user in with one call to WeChat
+    instead of two. Profile fields are ``None`` under ``snsapi_base``.
+    """
+
+    __slots__ = (
+        "appid",
+        "openid",
+        "unionid",
+        "scope",
+        "is_snapshot_user",
+        "_profile",
+        "_loader",
+        "_lock",
+    )
+
+    appid: str
+    openid: str
+    unionid: str | None
+    scope: str
+    is_snapshot_user: bool
+    _profile: t.Mapping[str, t.Any] | None
+    _loader: ProfileLoader | None
+    _lock: threading.Lock
+
+    def __init__(
+        self,
+        appid: str,
+        openid: str,
+        unionid: str | None = None,
+        scope: str = "snsapi_login",
+        *,
+        is_snapshot_user: bool = False,
+        userinfo: t.Mapping[str, t.Any] | None = None,
+        load_userinfo: ProfileLoader | None = None,
+    ) -> None:
+        values = {
+            "appid": appid,
+            "openid": openid,
+            "unionid": unionid or None,
+            "scope": scope,
+            "is_snapshot_user": bool(is_snapshot_user),
+            "_profile": None if userinfo is None else MappingProxyType(dict(userinfo)),
+            "_loader": load_userinfo,
+            "_lock": threading.Lock(),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        raise AttributeError(f"WeChatIdentity is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"WeChatIdentity is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WeChatIdentity):
+            return NotImplemented
+        return (self.appid, self.openid) == (other.appid, other.openid)
+
+    def __hash__(self) -> int:
+        return hash((self.appid, self.openid))
+
+    def __repr__(self) -> str:
+        return (
+            f"WeChatIdentity(appid={self.appid!r}, openid={self.openid!r}, "
+            f"unionid={self.unionid!r}, scope={self.scope!r})"
+        )
+
+    @property
+    def has_profile(self) -> bool:
+        """Whether the scope gives a profile (everything but ``snsapi_base``)."""
+        return "snsapi_base" not in self.scope.split(",")
+
+    @property
+    def raw(self) -> t.Mapping[str, t.Any]:
+        """The ``sns/userinfo`` answer as received (empty under ``snsapi_base``)."""
+        profile = self._profile
+        if profile is None:
+            with self._lock:
+                profile = self._profile
+                if profile is None:
+                    loaded = self._loader() if self._loader and self.has_profile else {}
+                    profile = MappingProxyType(dict(loaded))
+                    object.__setattr__(self, "_profile", profile)
+                    object.__setattr__(self, "_loader", None)
+        return profile
+
+    @property
+    def profile_loaded(self) -> bool:
+        """Whether ``sns/userinfo`` was called (or given) for this identity."""
+        return self._profile is not None
+
+    def _text(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        return None if value is None else str(value)
+
+    @property
+    def nickname(self) -> str | None:
+        return self._text("nickname")
+
+    @property
+    def headimgurl(self) -> str | None:
+        return self._text("headimgurl")
+
+    @property
+    def province(self) -> str | None:
+        return self._text("province")
+
+    @property
+    def city(self) -> str | None:
+        return self._text("city")
+
+    @property
+    def country(self) -> str | None:
+        return self._text("country")
+
+    @property
+    def sex(self) -> int | None:
+        """1 male, 2 female, 0 unknown (always 0 since WeChat's 2021 change)."""
+        value = self.raw.get("sex")
+        try:
+            return None if value is None else int(value)
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def privilege(self) -> tuple[str, ...] | None:
+        value = self.raw.get("privilege")
+        if value is None:
+            return None if not self.raw else ()
+        return tuple(str(item) for item in value)
+
+    def to_dict(self) -> dict[str, t.Any]:
+        """The ids and the profile as plain data (reads the profile)."""
+        return {
+            "appid": self.appid,
+            "openid": self.openid,
+            "unionid": self.unionid,
+            "scope": self.scope,
+            "is_snapshot_user": self.is_snapshot_user,
+            "userinfo": dict(self.raw),
+        }
+
+    @classmethod
+    def from_dict(cls, data: t.Mapping[str, t.Any]) -> WeChatIdentity:
+        return cls(
+            data["appid"],
+            data["openid"],
+            data.get("unionid"),
+            data.get("scope", "snsapi_login"),
+            is_snapshot_user=data.get("is_snapshot_user", False),
+            userinfo=data.get("userinfo") or {},
+        )
+
+
+class WeChatUser(UserMixin):  # type: ignore[misc]
+    """The user logged in when the site registers no ``user_handler``.
+
+    Its ``id`` is ``unionid or openid``, so one person logging in through the
+    website app and the Official Account is one user when both apps are bound
+    to one Open Platform account. It is kept in the session, so a site with
+    no database works out of the box.
+    """
+
+    def __init__(self, identity: WeChatIdentity) -> None:
+        self.identity = identity
+        self.id = identity.unionid or identity.openid
+        self.openid = identity.openid
+        self.unionid = identity.unionid
+        self.appid = identity.appid
+        self.nickname = identity.nickname
+        self.headimgurl = identity.headimgurl
+        self.sex = identity.sex
+        self.province = identity.province
+        self.city = identity.city
+        self.country = identity.country
+        self.privilege = identity.privilege
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<WeChatUser {self.id!r} {self.nickname!r}>"

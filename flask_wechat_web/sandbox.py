@@ -1,0 +1,66 @@
+"""The sandbox: a fake WeChat served by the site itself, for development.
+
+With ``WECHAT_WEB_SANDBOX = True`` the app mounts :class:`FakeWeChat` at
+``/_wechat_sandbox``, points both base URLs there, and fills in sample
+credentials when none are set, so a login works with no WeChat account.
+The browser meets the fake's consent page; the server's calls to the fake
+API stay in-process. Only ever on with ``app.debug`` or ``app.testing``:
+anyone could log in as anyone.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from requests.adapters import BaseAdapter
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from .errors import ConfigurationError
+from .testing.fake import FakeWeChat
+from .testing.transport import WSGIAdapter
+
+MOUNT_PATH = "/_wechat_sandbox"
+#: The API host the sandbox's in-process transport answers for.
+API_HOST = "http://wechat-sandbox.invalid"
+API_BASE_URL = API_HOST + MOUNT_PATH
+
+
+def install_sandbox(app: Flask) -> FakeWeChat:
+    """Mount the fake on ``app`` and point the configuration at it."""
+    if not (app.debug or app.testing):
+        raise ConfigurationError(
+            "WECHAT_WEB_SANDBOX is on but the app is not in debug or testing "
+            "mode. The sandbox lets anyone log in as anyone, so it refuses to "
+            "run in production: turn WECHAT_WEB_SANDBOX off, or run with "
+            "--debug for development."
+        )
+    fake = FakeWeChat(auto_approve=False)
+    config = app.config
+    for prefix, sample in (
+        ("WECHAT_WEB_", fake.website_app),
+        ("WECHAT_WEB_MP_", fake.mp_app),
+    ):
+        appid, secret = config.get(f"{prefix}APPID"), config.get(f"{prefix}SECRET")
+        if appid and secret:
+            fake.add_app(appid, secret, kind=sample.kind)
+        else:
+            config[f"{prefix}APPID"], config[f"{prefix}SECRET"] = (
+                sample.appid,
+                sample.secret,
+            )
+    config["WECHAT_WEB_OPEN_BASE_URL"] = MOUNT_PATH
+    config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
+    config["WECHAT_WEB_WXLOGIN_JS_URL"] = f"{MOUNT_PATH}/connect/zh_CN/htmledition/js/wxLogin.js"
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {MOUNT_PATH: fake}
+    )
+    app.logger.warning(
+        "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat.",
+        MOUNT_PATH,
+    )
+    return fake
+
+
+def sandbox_transport(fake: FakeWeChat) -> dict[str, BaseAdapter]:
+    """The adapter that answers the sandbox's API host in-process."""
+    return {f"{API_HOST}/": WSGIAdapter(DispatcherMiddleware(NotFound(), {MOUNT_PATH: fake}))}

@@ -1,0 +1,20 @@
+"""Signals sent by Flask-WeChat-Web: a private blinker ``Namespace``, as Flask's own."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Sent by the callback after a successful login, with the app as sender and
+#: the keywords ``identity`` (the :class:`WeChatIdentity`), ``token`` (the
+#: token dict) and ``user`` (the user now logged in).
+wechat_authorized = _signals.signal("wechat-authorized")
+
+#: Sent when a login fails for any reason, with the app as sender and the
+#: keyword ``error`` (a :class:`WeChatError`).
+wechat_login_failed = _signals.signal("wechat-login-failed")
+
+#: Sent by ``wechat.logout`` after logging the user out, with the app as
+#: sender and the keyword ``user`` (the user that was logged in, or ``None``).
+wechat_logged_out = _signals.signal("wechat-logged-out")

@@ -1,0 +1,145 @@
+"""The fake WeChat over real loopback HTTP(S), with keep-alive, as WeChat serves.
+
+Werkzeug's development server closes every connection, so it cannot show a
+client reusing its connections; cheroot keeps them alive (with TCP_NODELAY)
+and counts the connections it accepts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import typing as t
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+if t.TYPE_CHECKING:
+    from types import TracebackType
+
+    from _typeshed.wsgi import WSGIApplication
+
+    from .fake import FakeWeChat
+
+__all__ = ["FakeWeChatServer"]
+
+logger = logging.getLogger(__name__)
+
+_START_DEADLINE = 10.0
+
+
+class _Server(wsgi.Server):
+    """cheroot, logging to ``logging`` at DEBUG instead of printing to stderr."""
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        logger.debug("%s", msg, exc_info=traceback)
+
+
+class _Host:
+    """One cheroot server in a daemon thread (so its workers are daemons too)."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        host: str,
+        threads: int,
+        certfile: str | None,
+        keyfile: str | None,
+    ) -> None:
+        self.server = _Server((host, 0), app, numthreads=threads, shutdown_timeout=1)
+        self.server.stats["Enabled"] = True
+        self.server.expiration_interval = 0.05  # how long stop() waits for the loop
+        if certfile:
+            self.server.ssl_adapter = BuiltinSSLAdapter(certfile, keyfile or certfile)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_DEADLINE):
+            raise RuntimeError(f"fake WeChat server did not start in {_START_DEADLINE}s")
+        if self._error is not None:
+            raise RuntimeError("fake WeChat server failed to start") from self._error
+        self.port: int = self.server.bind_addr[1]
+        self._accepts_before = 0
+
+    def _run(self) -> None:
+        try:
+            self.server.prepare()  # bound and listening from here on
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.server.serve()
+
+    @property
+    def connections(self) -> int:
+        return int(self.server.stats["Accepts"]) - self._accepts_before
+
+    def reset_counters(self) -> None:
+        self._accepts_before = int(self.server.stats["Accepts"])
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._thread.join(_START_DEADLINE)
+        logging.statistics.pop(f"Cheroot HTTPServer {id(self.server)}", None)  # type: ignore[attr-defined]
+
+
+class FakeWeChatServer:
+    """Serve a fake WeChat on two loopback ports: the open host and the API host.
+
+    Both ports serve the same WSGI app; two hosts let a test count the
+    connections a client opens to the API alone. HTTPS with ``certfile``
+    (and ``keyfile``, if the key is not in ``certfile``).
+    """
+
+    def __init__(
+        self,
+        fake: FakeWeChat,
+        *,
+        host: str = "127.0.0.1",
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        threads: int = 16,
+    ) -> None:
+        self.fake = fake
+        self._open = _Host(fake, host, threads, certfile, keyfile)
+        try:
+            self._api = _Host(fake, host, threads, certfile, keyfile)
+        except BaseException:
+            self._open.stop()
+            raise
+        scheme = "https" if certfile else "http"
+        name = f"[{host}]" if ":" in host else host
+        self.open_base_url = f"{scheme}://{name}:{self._open.port}"
+        self.api_base_url = f"{scheme}://{name}:{self._api.port}"
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections accepted by the open host since the last reset."""
+        return self._open.connections
+
+    @property
+    def api_connections(self) -> int:
+        """TCP connections accepted by the API host since the last reset."""
+        return self._api.connections
+
+    def reset_counters(self) -> None:
+        self._open.reset_counters()
+        self._api.reset_counters()
+
+    def stop(self) -> None:
+        """Stop both servers and close their connections; safe to call twice."""
+        self._api.stop()
+        self._open.stop()
+
+    def __enter__(self) -> FakeWeChatServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,202 @@
+"""The ``wechat`` blueprint: login, the callback, logout; safe ``next``; failures.
+
+Every failure of a login ends the same way: the ``wechat_login_failed``
+signal, a flash, and a redirect to ``WECHAT_WEB_ERROR_VIEW`` or a plain error
+page with 400, 403 or 502. Never a 500, never a traceback, never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+from urllib.parse import unquote
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from . import pending
+from .errors import (
+    AccessDeniedError,
+    InvalidCodeError,
+    LoginRefusedError,
+    SnapshotUserError,
+    StateMismatchError,
+    WeChatError,
+)
+from .signals import wechat_authorized, wechat_logged_out, wechat_login_failed
+
+if t.TYPE_CHECKING:
+    from .extension import WeChatWebState
+
+logger = logging.getLogger(__name__)
+
+#: The longest ``next`` kept; longer ones fall back to the site's root.
+MAX_NEXT_LENGTH = 1024
+
+_STATE_FORMAT = re.compile(r"[A-Za-z0-9]{1,128}")
+_CODE_FORMAT = re.compile(r"[!-~]{1,512}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a path on this site, else ``None``.
+
+    Only ``/`` alone or ``/`` followed by something other than ``/`` or ``\\``,
+    in printable ASCII, with no backslash, no more than
+    :data:`MAX_NEXT_LENGTH` characters, and the same still true once
+    percent-decoded (``%2F%2Fevil.com``, ``/%09/evil.com``).
+    """
+    if not value or len(value) > MAX_NEXT_LENGTH:
+        return None
+    if any(not "!" <= ch <= "~" for ch in value):
+        return None
+    for candidate in (value, unquote(value)):
+        if (
+            not candidate.startswith("/")
+            or candidate.startswith("//")
+            or "\\" in candidate
+            or _CONTROL.search(candidate)
+        ):
+            return None
+    return value
+
+
+def _site_root() -> str:
+    return f"{request.script_root}/"
+
+
+def _state() -> WeChatWebState:
+    from .extension import get_state
+
+    return get_state()
+
+
+def create_blueprint() -> Blueprint:
+    """The ``wechat`` blueprint; one per extension object, shared by its apps."""
+    bp = Blueprint("wechat", __name__, template_folder="templates")
+    bp.after_request(_private_headers)
+    bp.add_url_rule("/login", "login", login)
+    bp.add_url_rule("/authorized", "authorized", authorized)
+    bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    return bp
+
+
+def _private_headers(response: Response) -> Response:
+    """Keep codes out of caches and out of Referer headers sent onwards."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def login() -> Response:
+    """Send the browser to WeChat's QR page, or its in-WeChat authorize page."""
+    state = _state()
+    next_url = safe_next(request.args.get("next")) or _site_root()
+    flow = state.flow_for(request.args.get("mode"), request.user_agent.string)
+    if flow is None:
+        return _failed(
+            WeChatError(
+                "mode=mp was asked for, but no Official Account is configured "
+                "(WECHAT_WEB_MP_APPID / WECHAT_WEB_MP_SECRET).",
+            )
+        )
+    return redirect(state.authorize_url(flow, next_url))
+
+
+def authorized() -> Response:
+    """WeChat's callback: check the state, redeem the code, log the user in."""
+    if request.method == "HEAD":
+        # A HEAD must not consume the state the real GET will need.
+        return Response(status=405, headers={"Allow": "GET"})
+    try:
+        return _finish_login()
+    except WeChatError as error:
+        return _failed(error)
+
+
+def _single_arg(name: str) -> str | None:
+    values = request.args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1 or not values[0]:
+        return ""
+    return values[0]
+
+
+def _finish_login() -> Response:
+    state = _state()
+    ext = state.extension
+    state_value, code = _single_arg("state"), _single_arg("code")
+    if state_value is None:
+        raise StateMismatchError("missing")
+    if not _STATE_FORMAT.fullmatch(state_value):
+        raise StateMismatchError("malformed")
+    cookie_sent = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    taken = pending.take(state_value, code, ext.clock(), cookie_sent=cookie_sent)
+    if isinstance(taken, pending.Replay):
+        return redirect(t.cast(str, taken.target))
+    if code is None:
+        raise AccessDeniedError()
+    if not _CODE_FORMAT.fullmatch(code):
+        raise InvalidCodeError("The callback's code is malformed; it did not come from WeChat.")
+
+    token, identity = state.exchange_code(taken.flow, code)
+    if identity.is_snapshot_user:
+        raise SnapshotUserError()
+    user = ext.user_for(identity)
+    if user is None or not login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"]):
+        raise LoginRefusedError()
+    ext.storage.set(token, identity, user)
+    pending.succeeded(state_value, taken.next)
+    wechat_authorized.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        identity=identity,
+        token=token,
+        user=user,
+    )
+    return redirect(taken.next)
+
+
+def _failed(error: WeChatError) -> Response:
+    """End a failed login: signal, log, flash, then the error view or page."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    wechat_login_failed.send(app, error=error)
+    logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
+    flash(error.user_message, "error")
+    error_view = current_app.config["WECHAT_WEB_ERROR_VIEW"]
+    if error_view:
+        try:
+            return redirect(url_for(error_view))
+        except BuildError:
+            logger.error("WECHAT_WEB_ERROR_VIEW %r is not an endpoint of this app", error_view)
+    status = error.status if error.status in (400, 403, 502) else 502
+    body = render_template("wechat/error.html", error=error, status=status)
+    return Response(body, status=status, mimetype="text/html")
+
+
+def logout() -> Response:
+    """Log out, drop the stored token, then go to ``next`` or the site's root."""
+    state = _state()
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is not None:
+        state.extension.storage.delete()
+    logout_user()
+    session.pop(state.extension.USER_SESSION_KEY, None)
+    wechat_logged_out.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        user=user,
+    )
+    return redirect(safe_next(request.values.get("next")) or _site_root())

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import os
+import typing as t
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask, flash, get_flashed_messages
+from flask.ctx import _cv_app
+from flask.testing import FlaskClient
+from flask_login import current_user, login_required
+from werkzeug.test import TestResponse
+
+from flask_wechat_web import (
+    WeChatWeb,
+    wechat_authorized,
+    wechat_logged_out,
+    wechat_login_failed,
+)
+from flask_wechat_web.testing import FakeWeChat
+
+MICROMESSENGER_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) "
+    "NetType/WIFI Language/zh_CN"
+)
+
+
+def make_app(fake: FakeWeChat, **config: t.Any) -> tuple[Flask, WeChatWeb]:
+    """A small site using the extension, pointed at ``fake``."""
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="a test secret key", **fake.config())
+    app.config.update(config)
+    wechat = WeChatWeb(app)
+    fake.configure(app)
+
+    @app.route("/")
+    def index() -> str:
+        name = current_user.nickname if current_user.is_authenticated else "stranger"
+        return f"hello {name}"
+
+    @app.route("/private")
+    @login_required
+    def private() -> str:
+        return f"private for {current_user.get_id()}"
+
+    @app.route("/oops")
+    def oops() -> str:
+        return "|".join(get_flashed_messages())
+
+    @app.route("/flash")
+    def flash_something() -> str:
+        flash("hi")
+        return "ok"
+
+    return app, wechat
+
+
+@pytest.fixture
+def app_and_wechat(fake_wechat: FakeWeChat) -> tuple[Flask, WeChatWeb]:
+    return make_app(fake_wechat)
+
+
+@pytest.fixture
+def app(app_and_wechat: tuple[Flask, WeChatWeb]) -> Flask:
+    return app_and_wechat[0]
+
+
+@pytest.fixture
+def wechat(app_and_wechat: tuple[Flask, WeChatWeb]) -> WeChatWeb:
+    return app_and_wechat[1]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def start_login(client: FlaskClient, **query: str) -> str:
+    """GET the login route; the authorize URL it redirects to."""
+    headers = {}
+    if "ua" in query:
+        headers["User-Agent"] = query.pop("ua")
+    response = client.get("/wechat/login", query_string=query, headers=headers)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.location
+
+
+def callback_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def log_in(client: FlaskClient, fake: FakeWeChat, **query: str) -> tuple[TestResponse, str]:
+    """A whole login through ``fake``: the callback's response and its URL."""
+    callback = callback_path(fake.approve(start_login(client, **query)))
+    return client.get(callback), callback
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+class SignalRecorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, t.Any, dict[str, t.Any]]] = []
+
+    def named(self, name: str) -> list[dict[str, t.Any]]:
+        return [kwargs for event, _, kwargs in self.events if event == name]
+
+
+@pytest.fixture
+def signals(app: Flask) -> t.Iterator[SignalRecorder]:
+    recorder = SignalRecorder()
+
+    def recording(name: str) -> t.Callable[..., None]:
+        def receive(sender: t.Any, **kwargs: t.Any) -> None:
+            recorder.events.append((name, sender, kwargs))
+
+        return receive
+
+    receivers = {
+        wechat_authorized: recording("authorized"),
+        wechat_login_failed: recording("failed"),
+        wechat_logged_out: recording("logged_out"),
+    }
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, app)
+    yield recorder
+    for signal, receiver in receivers.items():
+        signal.disconnect(receiver, app)
+
+
+@pytest.fixture(autouse=True)
+def leak_detector() -> t.Iterator[None]:
+    """Fail a test that leaves an app context pushed."""
+    yield
+    leaked = []
+    while _cv_app.get(None) is not None:
+        leaked.append(_cv_app.get())
+        _cv_app.get().pop()
+    assert not leaked, "a test left an app context pushed"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test fails the run: it is a missing install step."""
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"CI: {len(skipped)} skipped test(s) count as failures", red=True)

@@ -1,0 +1,117 @@
+"""``flask wechat check`` and ``flask wechat urls``."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from flask_wechat_web.testing import FakeWeChat
+
+from .conftest import make_app
+
+
+def run(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["wechat", *args])
+    output = result.output  # stdout and stderr, interleaved
+    for key in ("WECHAT_WEB_SECRET", "WECHAT_WEB_MP_SECRET"):
+        assert app.config[key] not in output
+    return result.exit_code, output
+
+
+def test_check_passes_on_a_good_config(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    code, output = run(app, "check")
+    assert code == 0
+    assert "look right" in output
+
+
+def test_check_lists_every_problem(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    app.config.update(
+        WECHAT_WEB_SCOPE="snsapi_userinfo",
+        WECHAT_WEB_LANG="de",
+        WECHAT_WEB_TIMEOUT=0,
+        WECHAT_WEB_URL_PREFIX="wechat",
+        WECHAT_WEB_MP_SECRET="short",
+    )
+    app.testing = False
+    app.config["WECHAT_WEB_SANDBOX"] = True
+    code, output = run(app, "check")
+    assert code == 1
+    problems = [line for line in output.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 6
+    for key in (
+        "WECHAT_WEB_SCOPE",
+        "WECHAT_WEB_LANG",
+        "WECHAT_WEB_TIMEOUT",
+        "WECHAT_WEB_URL_PREFIX",
+        "WECHAT_WEB_MP_SECRET",
+        "WECHAT_WEB_SANDBOX",
+    ):
+        assert sum(key in line for line in problems) >= 1
+
+
+def test_check_online_accepts_good_credentials(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    code, output = run(app, "check", "--online")
+    assert code == 0, output
+    assert "accepts the credentials" in output
+    assert fake_wechat.calls["access_token"] == 2  # the website app and the Official Account
+
+
+@pytest.mark.parametrize(
+    ("change", "errcode_text"),
+    [("secret", "credentials"), ("appid", "credentials")],
+)
+def test_check_online_finds_bad_credentials(
+    fake_wechat: FakeWeChat, change: str, errcode_text: str
+) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    if change == "secret":
+        fake_wechat.add_app(app.config["WECHAT_WEB_APPID"], "d" * 32)
+    else:
+        fake_wechat.add_app("wx" + "1" * 16, "d" * 32)
+        app.config["WECHAT_WEB_APPID"] = "wx" + "2" * 16
+    code, output = run(app, "check", "--online")
+    assert code == 1
+    assert "problem: WECHAT_WEB_APPID" in output and errcode_text in output
+
+
+def test_check_online_reports_network_failure(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    app.config["WECHAT_WEB_API_BASE_URL"] = "http://127.0.0.1:9"
+    code, output = run(app, "check", "--online")
+    assert code == 1
+    assert "could not be reached" in output
+
+
+def test_urls(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(
+        fake_wechat,
+        SERVER_NAME="www.example.com",
+        PREFERRED_URL_SCHEME="https",
+        WECHAT_WEB_URL_PREFIX="/auth/wechat",
+    )
+    code, output = run(app, "urls")
+    assert code == 0
+    assert "Callback URL: https://www.example.com/auth/wechat/authorized" in output
+    assert "Website app: enter www.example.com" in output
+    assert "Official Account: enter www.example.com" in output
+    assert "授权回调域" in output and "网页授权域名" in output
+
+
+def test_urls_warns_about_a_port(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="example.com:8443", PREFERRED_URL_SCHEME="https")
+    code, output = run(app, "urls")
+    assert code == 0
+    assert "enter example.com" in output and "port" in output
+
+
+def test_urls_needs_a_public_address(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    code, output = run(app, "urls")
+    assert code == 1
+    assert "SERVER_NAME" in output
+    app.config["WECHAT_WEB_CALLBACK_URL"] = "https://auth.example.com/cb"
+    code, output = run(app, "urls")
+    assert code == 0 and "auth.example.com" in output

@@ -1,0 +1,189 @@
+"""WeChat's dialect on Authlib, and one pooled connection per app."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_wechat_web import InvalidCredentialError, TokenExpiredError, WeChatWeb
+from flask_wechat_web.client import ConnectionPool, WeChatOAuth2Session, WeChatRemoteApp
+from flask_wechat_web.testing import FakeWeChat
+
+from .conftest import MICROMESSENGER_UA, log_in
+
+
+def test_remote_is_an_authlib_app_registered_as_wechat(app: Flask, wechat: WeChatWeb) -> None:
+    from authlib.integrations.flask_client import FlaskOAuth2App
+    from authlib.integrations.requests_client import OAuth2Session
+
+    with app.app_context():
+        remote = wechat.remote
+        assert isinstance(remote, WeChatRemoteApp) and isinstance(remote, FlaskOAuth2App)
+        assert remote.name == "wechat"
+        assert issubclass(remote.client_cls, OAuth2Session)
+        assert remote.client_cls is WeChatOAuth2Session
+        assert app.extensions["wechat_web"].registry.create_client("wechat") is remote
+    assert "authlib.integrations.flask_client" not in app.extensions
+
+
+def test_ten_logins_open_one_api_connection(app: Flask, fake_wechat: FakeWeChat) -> None:
+    server = fake_wechat.server
+    for _ in range(10):
+        response, _ = log_in(app.test_client(), fake_wechat)
+        assert response.status_code == 302
+    assert fake_wechat.calls["access_token"] == 10
+    assert fake_wechat.calls["userinfo"] == 10
+    assert server.api_connections == 1
+
+
+def test_concurrent_logins_share_the_pool(app: Flask, fake_wechat: FakeWeChat) -> None:
+    log_in(app.test_client(), fake_wechat)
+    results: list[int] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            results.append(log_in(app.test_client(), fake_wechat)[0].status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [302] * 18
+    assert fake_wechat.server.api_connections <= 6
+
+
+def test_pool_is_made_again_after_fork() -> None:
+    pool = ConnectionPool()
+    first = pool.adapter
+    assert pool.adapter is first
+    pool._pid = -1  # what a forked worker sees: another pid
+    assert pool.adapter is not first
+    pool.close()
+
+
+def test_bodies_are_utf8_whatever_the_content_type(
+    app: Flask, client: FlaskClient, wechat: WeChatWeb, fake_wechat: FakeWeChat
+) -> None:
+    log_in(client, fake_wechat)
+    emoji_user = next(u for u in fake_wechat.users if "😀" in u.nickname)
+    fake_wechat.user = emoji_user
+    log_in(client, fake_wechat)
+    with client.session_transaction() as session:
+        token = session["_wechat_web_token"]
+    with app.test_request_context():
+        response = wechat.remote.get("sns/userinfo", token=token, params={"lang": "zh_CN"})
+        assert response.headers["Content-Type"] == "text/plain"
+        assert response.json()["nickname"] == emoji_user.nickname
+        assert "openid=" in response.request.url and "access_token=" in response.request.url
+
+
+def test_fetch_identity_check_and_refresh(
+    app: Flask, client: FlaskClient, wechat: WeChatWeb, fake_wechat: FakeWeChat
+) -> None:
+    log_in(client, fake_wechat)
+    with client.session_transaction() as session:
+        token = session["_wechat_web_token"]
+    with app.test_request_context():
+        identity = wechat.fetch_identity(token, lang="en")
+        assert identity.nickname == fake_wechat.user.nickname
+        assert identity.raw["language"] == "en"
+        assert wechat.check_token(token) is True
+        fake_wechat.advance(7201)
+        assert wechat.check_token(token) is False
+        with pytest.raises(TokenExpiredError):
+            wechat.fetch_identity(token)
+        fresh = wechat.refresh_token(token)
+        assert fresh["access_token"] != token["access_token"]
+        assert fresh["refresh_token"] == token["refresh_token"]
+        assert fresh["expires_at"] >= token["expires_at"]
+        assert wechat.check_token(fresh) is True
+        assert fake_wechat.calls["refresh_token"] == 1
+        fake_wechat.advance(31 * 86400)
+        with pytest.raises(TokenExpiredError, match="log in"):
+            wechat.refresh_token(fresh)
+
+
+def test_refresh_sends_no_secret(app: Flask, wechat: WeChatWeb, fake_wechat: FakeWeChat) -> None:
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    with client.session_transaction() as session:
+        token = session["_wechat_web_token"]
+    sent: list[str] = []
+
+    def record(response: object, *args: object, **kwargs: object) -> None:
+        sent.append(response.request.url)  # type: ignore[attr-defined]
+
+    with app.test_request_context():
+        remote = wechat.remote
+        original = remote.client_cls.__init__
+
+        class Recording(WeChatOAuth2Session):  # type: ignore[misc]
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                original(self, *args, **kwargs)
+                self.hooks["response"].append(record)
+
+        remote.client_cls = Recording
+        wechat.refresh_token(token)
+    [url] = sent
+    assert "/sns/oauth2/refresh_token?" in url
+    assert "secret" not in url
+    assert url.split("?")[1].startswith("appid=")
+
+
+def test_token_call_is_a_get_with_the_credentials_in_order(
+    app: Flask, wechat: WeChatWeb, fake_wechat: FakeWeChat
+) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def record(response: object, *args: object, **kwargs: object) -> None:
+        request = response.request  # type: ignore[attr-defined]
+        sent.append((request.method, request.url))
+
+    with app.app_context():
+        remote = wechat.remote
+        original = remote.client_cls.__init__
+
+        class Recording(WeChatOAuth2Session):  # type: ignore[misc]
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                original(self, *args, **kwargs)
+                self.hooks["response"].append(record)
+
+        remote.client_cls = Recording
+    log_in(app.test_client(), fake_wechat)
+    method, url = sent[0]
+    assert method == "GET"
+    query = url.split("?")[1]
+    assert [pair.split("=")[0] for pair in query.split("&")] == [
+        "appid",
+        "secret",
+        "code",
+        "grant_type",
+    ]
+    assert f"secret={app.config['WECHAT_WEB_SECRET']}" in query
+    assert "grant_type=authorization_code" in query
+
+
+def test_wrong_secret_is_an_invalid_credential(fake_wechat: FakeWeChat) -> None:
+    from .conftest import make_app
+
+    app, wechat = make_app(fake_wechat)
+    fake_wechat.add_app(app.config["WECHAT_WEB_APPID"], "e" * 32)
+    with app.app_context():
+        with pytest.raises(InvalidCredentialError) as info:
+            wechat.remote.fetch_access_token(code="x" * 32)
+    assert info.value.errcode == 40125
+    assert app.config["WECHAT_WEB_SECRET"] not in str(info.value)
+
+
+def test_in_wechat_browser_uses_the_official_account(
+    client: FlaskClient, fake_wechat: FakeWeChat, app: Flask
+) -> None:
+    response, _ = log_in(client, fake_wechat, ua=MICROMESSENGER_UA)
+    assert response.status_code == 302
+    assert fake_wechat.calls["authorize"] == 1
+    with client.session_transaction() as session:
+        assert session["_wechat_web_token"]["appid"] == app.config["WECHAT_WEB_MP_APPID"]

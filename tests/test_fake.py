@@ -1,0 +1,895 @@
+"""FakeWeChat in-process: WeChat's rules, faults, the sandbox pages, the adapter."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+import typing as t
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client, TestResponse
+
+from flask_wechat_web.testing.fake import FakeApp, FakeUser, FakeWeChat
+
+CALLBACK = "https://site.example/wechat/authorized"
+PREFIX = "/_wechat_sandbox"
+JS_PATH = "/connect/zh_CN/htmledition/js/wxLogin.js"
+
+
+@pytest.fixture
+def fake() -> FakeWeChat:
+    return FakeWeChat()
+
+
+@pytest.fixture
+def client(fake: FakeWeChat) -> Client:
+    return Client(fake)
+
+
+def authorize_url(app: FakeApp, **params: str | None) -> str:
+    """An authorize URL in WeChat's documented order; ``None`` drops a param."""
+    scope = "snsapi_login" if app.kind == "website" else "snsapi_userinfo"
+    query: dict[str, str | None] = {
+        "appid": app.appid,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": scope,
+        "state": "s7ate",
+    }
+    query.update(params)
+    path = "/connect/qrconnect" if app.kind == "website" else "/connect/oauth2/authorize"
+    pairs = [(k, v) for k, v in query.items() if v is not None]
+    return f"https://open.weixin.qq.com{path}?{urlencode(pairs)}#wechat_redirect"
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+def api(client: Client, path: str, **params: str) -> tuple[TestResponse, dict[str, t.Any]]:
+    response = client.get(path, query_string=params)
+    return response, json.loads(response.data.decode("utf-8"))
+
+
+def changed(params: dict[str, str], change: dict[str, str | None]) -> dict[str, str]:
+    """``params`` with ``change`` applied; a ``None`` value removes the key."""
+    merged = {**params, **change}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def exchange(client: Client, app: FakeApp, code: str) -> dict[str, t.Any]:
+    return api(
+        client,
+        "/sns/oauth2/access_token",
+        appid=app.appid,
+        secret=app.secret,
+        code=code,
+        grant_type="authorization_code",
+    )[1]
+
+
+def log_in(
+    fake: FakeWeChat, client: Client, app: FakeApp | None = None, **params: str | None
+) -> dict[str, t.Any]:
+    """Approve and exchange the code: the token response."""
+    app = app or fake.website_app
+    code = query_of(fake.approve(authorize_url(app, **params)))["code"][0]
+    return exchange(client, app, code)
+
+
+# -- sample data ---------------------------------------------------------------
+
+
+def test_sample_apps_and_users_look_like_wechat_ones(fake: FakeWeChat) -> None:
+    for app in (fake.website_app, fake.mp_app):
+        assert re.fullmatch(r"wx[0-9a-f]{16}", app.appid)
+        assert re.fullmatch(r"[0-9a-f]{32}", app.secret)
+        assert fake.app_for(app.appid) is app
+    assert (fake.website_app.kind, fake.mp_app.kind) == ("website", "mp")
+    assert len(fake.users) == 3 and fake.user is fake.users[0]
+    assert any("😀" in user.nickname for user in fake.users)
+    assert any(user.nickname.isascii() for user in fake.users)
+    assert any(user.headimgurl == "" for user in fake.users)
+    assert fake.app_for("wx0000000000000000") is None
+
+
+def test_openids_are_per_app_and_unionid_shared(fake: FakeWeChat) -> None:
+    user = fake.users[0]
+    website = fake.openid(user, fake.website_app.appid)
+    mp = fake.openid(user, fake.mp_app.appid)
+    assert website != mp
+    assert re.fullmatch(r"o[A-Za-z0-9_-]{27}", website)
+    assert website == FakeWeChat().openid(user, fake.website_app.appid)
+    assert fake.openid(fake.users[1], fake.website_app.appid) != website
+    assert len(fake.unionid(user)) == 28 and fake.unionid(user) != fake.unionid(fake.users[1])
+
+
+# -- authorize pages -------------------------------------------------------------
+
+
+def test_auto_approve_redirects_with_code_and_state(fake: FakeWeChat, client: Client) -> None:
+    url = authorize_url(fake.website_app, redirect_uri=CALLBACK + "?next=%2Fhome#top")
+    response = client.get(path_of(url))
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(CALLBACK + "?next=%2Fhome&code=")
+    assert location.endswith("&state=s7ate#top")
+    assert re.fullmatch(r"[0-9A-Za-z]{32}", query_of(location)["code"][0])
+    assert fake.calls["qrconnect"] == 1
+
+
+def test_state_is_left_out_when_none_was_given(fake: FakeWeChat, client: Client) -> None:
+    location = client.get(path_of(authorize_url(fake.mp_app, state=None))).headers["Location"]
+    assert list(query_of(location)) == ["code"]
+    assert fake.calls["authorize"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "text"),
+    [
+        ("website", {"appid": None}, "appid 参数错误"),
+        ("website", {"appid": "wx0123456789abcdef"}, "appid 参数错误"),
+        ("website", {"response_type": "token"}, "response_type 参数错误"),
+        ("website", {"response_type": None}, "response_type 参数错误"),
+        ("website", {"scope": "snsapi_userinfo"}, "Scope 参数错误"),
+        ("website", {"scope": None}, "Scope 参数错误"),
+        ("website", {"redirect_uri": "/wechat/authorized"}, "redirect_uri 参数错误"),
+        ("website", {"redirect_uri": "ftp://site.example/"}, "redirect_uri 参数错误"),
+        ("website", {"redirect_uri": "https://site.example:bad/"}, "redirect_uri 参数错误"),
+        ("website", {"redirect_uri": None}, "redirect_uri 参数错误"),
+        ("mp", {"scope": "snsapi_login"}, "10005"),
+        ("mp", {"scope": "snsapi_base,snsapi_userinfo"}, "10005"),
+        ("mp", {"state": "has-dash"}, "state 参数错误"),
+        ("mp", {"state": "a" * 129}, "state 参数错误"),
+    ],
+)
+def test_invalid_authorize_requests_show_an_error_page(
+    fake: FakeWeChat, client: Client, kind: str, params: dict[str, str | None], text: str
+) -> None:
+    app = fake.website_app if kind == "website" else fake.mp_app
+    response = client.get(path_of(authorize_url(app, **params)))
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "Location" not in response.headers
+    assert text in response.get_data(as_text=True)
+    with pytest.raises(ValueError, match=text):
+        fake.approve(authorize_url(app, **params))
+
+
+def test_app_kind_must_match_the_path(fake: FakeWeChat, client: Client) -> None:
+    website_on_mp = authorize_url(fake.website_app).replace("qrconnect", "oauth2/authorize")
+    mp_on_website = authorize_url(fake.mp_app).replace("oauth2/authorize", "qrconnect")
+    for url in (website_on_mp, mp_on_website):
+        response = client.get(path_of(url))
+        assert response.status_code == 400
+        assert "10005" in response.get_data(as_text=True)
+
+
+def test_official_account_links_need_wechats_parameter_order(
+    fake: FakeWeChat, client: Client
+) -> None:
+    app = fake.mp_app
+    misordered = (
+        f"/connect/oauth2/authorize?appid={app.appid}&redirect_uri=https%3A%2F%2Fa.example%2F"
+        "&scope=snsapi_userinfo&response_type=code&state=x"
+    )
+    response = client.get(misordered)
+    assert response.status_code == 400
+    assert "Scope 参数错误或没有 Scope 权限" in response.get_data(as_text=True)
+    # The website app's qrconnect tolerates any order, as wxLogin.js relies on.
+    website = fake.website_app
+    reordered = (
+        f"/connect/qrconnect?scope=snsapi_login&appid={website.appid}&state=x"
+        "&redirect_uri=https%3A%2F%2Fa.example%2F&response_type=code"
+    )
+    assert client.get(reordered).status_code == 302
+
+
+def test_optional_parameters_are_accepted(fake: FakeWeChat, client: Client) -> None:
+    mp = authorize_url(fake.mp_app).replace("#", "&forcePopup=true&connect_redirect=1#")
+    assert client.get(path_of(mp)).status_code == 302
+    website = authorize_url(fake.website_app, lang="en", style="white", stylelite="1")
+    assert client.get(path_of(website)).status_code == 302
+
+
+def test_state_rules_differ_by_flow(fake: FakeWeChat, client: Client) -> None:
+    assert client.get(path_of(authorize_url(fake.mp_app, state="A1" * 64))).status_code == 302
+    free_state = "x-y_z!" * 40
+    location = client.get(path_of(authorize_url(fake.website_app, state=free_state)))
+    assert query_of(location.headers["Location"])["state"] == [free_state]
+
+
+def test_domain_rules(fake: FakeWeChat, client: Client) -> None:
+    website = fake.add_app("wx" + "1" * 16, "a" * 32, domain="site.example")
+    mp = fake.add_app("wx" + "2" * 16, "b" * 32, kind="mp", domain="site.example")
+    ok = {
+        "website": ["https://site.example/cb", "http://site.example:8080/any/path"],
+        "mp": ["https://site.example/cb", "http://SITE.example/other"],
+    }
+    for uri in ok["website"]:
+        assert client.get(path_of(authorize_url(website, redirect_uri=uri))).status_code == 302
+    for uri in ok["mp"]:
+        assert client.get(path_of(authorize_url(mp, redirect_uri=uri))).status_code == 302
+    bad_website = client.get(
+        path_of(authorize_url(website, redirect_uri="https://a.site.example/"))
+    )
+    assert bad_website.status_code == 400
+    assert "redirect_uri 参数错误" in bad_website.get_data(as_text=True)
+    for uri in ("https://site.example:8443/cb", "https://pay.site.example/cb"):
+        response = client.get(path_of(authorize_url(mp, redirect_uri=uri)))
+        assert response.status_code == 400
+        assert "10003" in response.get_data(as_text=True)
+
+
+def test_approve_and_deny_in_process(fake: FakeWeChat, client: Client) -> None:
+    url = authorize_url(fake.website_app)
+    approved = fake.approve(url, fake.users[1])
+    assert approved.startswith(CALLBACK + "?code=")
+    token = exchange(client, fake.website_app, query_of(approved)["code"][0])
+    assert token["openid"] == fake.openid(fake.users[1], fake.website_app.appid)
+    assert fake.deny(url) == CALLBACK + "?state=s7ate"
+    assert fake.calls["qrconnect"] == 2
+    with pytest.raises(ValueError, match="not a WeChat authorize URL"):
+        fake.approve("https://open.weixin.qq.com/elsewhere")
+
+
+def test_approve_defaults_to_the_current_user(fake: FakeWeChat, client: Client) -> None:
+    fake.user = fake.users[2]
+    token = log_in(fake, client)
+    assert token["openid"] == fake.openid(fake.users[2], fake.website_app.appid)
+
+
+# -- the consent page (sandbox) --------------------------------------------------
+
+
+@pytest.fixture
+def consent(fake: FakeWeChat) -> FakeWeChat:
+    fake.auto_approve = False
+    return fake
+
+
+def confirm(client: Client, url: str, **choice: str) -> TestResponse:
+    """Submit the consent page's form as a browser would."""
+    page = client.get(path_of(url)).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert action is not None
+    fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
+    return client.post(action.group(1), data={**fields, **choice})
+
+
+def test_consent_page_is_self_contained(consent: FakeWeChat, client: Client) -> None:
+    response = client.get(path_of(authorize_url(consent.website_app)))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert '<meta name="viewport"' in page
+    assert "Flask-WeChat-Web sandbox" in page and "No real WeChat" in page
+    assert consent.website_app.appid in page and "snsapi_login" in page
+    for user in consent.users:
+        assert f"Log in as {user.nickname}" in page
+        assert f'name="user" value="{user.key}"' in page
+    assert 'name="deny"' in page and "<svg" in page
+    assert not re.search(r"(src|href)=|<link|url\(|@import", page), "loads nothing"
+    assert "AS</span>" in page, "initials as the avatar placeholder"
+
+
+def test_consent_form_approves_as_the_chosen_user(consent: FakeWeChat, client: Client) -> None:
+    response = confirm(client, authorize_url(consent.website_app), user="alice")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert query_of(location)["state"] == ["s7ate"]
+    token = exchange(client, consent.website_app, query_of(location)["code"][0])
+    assert token["openid"] == consent.openid(consent.users[1], consent.website_app.appid)
+    assert consent.calls["confirm"] == 1
+
+
+def test_consent_form_deny(consent: FakeWeChat, client: Client) -> None:
+    response = confirm(client, authorize_url(consent.mp_app), deny="1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == CALLBACK + "?state=s7ate"
+    consent.deny_redirect = False
+    response = confirm(client, authorize_url(consent.mp_app), deny="1")
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    assert "You declined" in response.get_data(as_text=True)
+
+
+def test_consent_form_is_validated_again(consent: FakeWeChat, client: Client) -> None:
+    bad_query = {"endpoint": "qrconnect", "query": "appid=wx0", "user": "alice"}
+    assert client.post("/connect/confirm", data=bad_query).status_code == 400
+    wrong_endpoint = {"endpoint": "elsewhere", "query": "", "user": "alice"}
+    assert client.post("/connect/confirm", data=wrong_endpoint).status_code == 400
+    response = confirm(client, authorize_url(consent.website_app), user="nobody")
+    assert response.status_code == 400
+    assert client.get("/connect/confirm").status_code == 405
+
+
+def test_consent_page_for_official_accounts(consent: FakeWeChat, client: Client) -> None:
+    base = client.get(path_of(authorize_url(consent.mp_app, scope="snsapi_base")))
+    assert "silent" in base.get_data(as_text=True)
+    consent.snapshot = True
+    page = client.get(path_of(authorize_url(consent.mp_app))).get_data(as_text=True)
+    assert "is_snapshotuser" in page
+
+
+def test_embedded_qr_sends_the_top_window_back(consent: FakeWeChat, client: Client) -> None:
+    url = authorize_url(
+        consent.website_app, response_type=None, login_type="jssdk", self_redirect="default"
+    )
+    page = client.get(path_of(url)).get_data(as_text=True)
+    assert 'class="compact' in page
+    response = confirm(client, url, user="zhangsan")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    target = re.search(r"window\.top\.location\.href = (\".*?\");", page)
+    assert target is not None
+    callback = json.loads(target.group(1))
+    assert callback.startswith(CALLBACK + "?code=")
+    assert 'target="_top"' in page
+
+
+def test_embedded_qr_with_self_redirect_navigates_the_frame(
+    fake: FakeWeChat, client: Client
+) -> None:
+    url = authorize_url(fake.website_app, login_type="jssdk", self_redirect="true")
+    response = client.get(path_of(url))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(CALLBACK + "?code=")
+    fake.auto_approve = False
+    response = confirm(client, url, deny="1")
+    assert response.headers["Location"] == CALLBACK + "?state=s7ate"
+
+
+# -- mounted under a prefix ------------------------------------------------------
+
+
+def test_links_carry_the_mount_prefix(consent: FakeWeChat) -> None:
+    client = Client(DispatcherMiddleware(NotFound(), {PREFIX: consent}))
+    url = PREFIX + path_of(authorize_url(consent.website_app))
+    page = client.get(url).get_data(as_text=True)
+    assert f'action="{PREFIX}/connect/confirm"' in page
+    response = client.post(
+        f"{PREFIX}/connect/confirm",
+        data={"endpoint": "qrconnect", "query": urlsplit(url).query, "user": "alice"},
+    )
+    assert response.status_code == 302
+    code = query_of(response.headers["Location"])["code"][0]
+    app = consent.website_app
+    params = {"appid": app.appid, "secret": app.secret, "code": code}
+    params["grant_type"] = "authorization_code"
+    token = client.get(f"{PREFIX}/sns/oauth2/access_token", query_string=params)
+    assert b"access_token" in token.data
+    assert client.get(PREFIX + JS_PATH).status_code == 200
+    assert client.get(JS_PATH).status_code == 404
+
+
+# -- wxLogin.js ------------------------------------------------------------------
+
+
+def test_wxlogin_js_is_served_and_counted(fake: FakeWeChat, client: Client) -> None:
+    response = client.get(JS_PATH)
+    assert response.status_code == 200
+    assert response.mimetype == "application/javascript"
+    assert b"window.WxLogin" in response.data
+    assert fake.calls["wxlogin_js"] == 1
+
+
+NODE_HARNESS = """
+const script = require("fs").readFileSync(0, "utf8");
+const container = {innerHTML: "old", children: [], appendChild(c) { this.children.push(c); }};
+global.window = global;
+global.document = {
+  currentScript: {src: process.argv[1]},
+  getElementById: (id) => (id === "login" ? container : null),
+  getElementsByTagName: () => [],
+  createElement: (tag) => ({tag}),
+};
+eval(script);
+new WxLogin({id: "login", appid: "wxA", scope: "snsapi_login",
+             redirect_uri: encodeURIComponent("https://site.example/cb?a=1"),
+             state: "xyz", self_redirect: process.argv[2] === "true" ? true : undefined,
+             style: "white"});
+process.stdout.write(JSON.stringify({html: container.innerHTML, frame: container.children[0]}));
+"""
+
+
+@pytest.mark.parametrize("self_redirect", ["default", "true"])
+def test_wxlogin_js_builds_the_iframe_under_its_own_prefix(
+    fake: FakeWeChat, self_redirect: str
+) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = Client(fake).get(JS_PATH).data
+    origin = "http://localhost:5000" + PREFIX
+    result = subprocess.run(
+        [node, "-e", NODE_HARNESS, origin + JS_PATH, self_redirect],
+        input=script,
+        capture_output=True,
+        check=True,
+        timeout=10,
+    )
+    built = json.loads(result.stdout)
+    frame = built["frame"]
+    assert built["html"] == ""
+    assert (frame["tag"], frame["width"], frame["height"]) == ("iframe", "300px", "400px")
+    assert (frame["frameBorder"], frame["scrolling"], frame["allowTransparency"]) == (
+        "0",
+        "no",
+        "true",
+    )
+    assert frame["src"] == (
+        f"{origin}/connect/qrconnect?appid=wxA&scope=snsapi_login"
+        "&redirect_uri=https%3A%2F%2Fsite.example%2Fcb%3Fa%3D1&state=xyz"
+        f"&login_type=jssdk&self_redirect={self_redirect}&style=white"
+    )
+
+
+# -- the code exchange -----------------------------------------------------------
+
+
+def test_token_response(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    assert set(token) == {
+        "access_token",
+        "expires_in",
+        "refresh_token",
+        "openid",
+        "scope",
+        "unionid",
+    }
+    assert token["expires_in"] == 7200 and token["scope"] == "snsapi_login"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{80,}", token["access_token"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{80,}", token["refresh_token"])
+    assert token["openid"] == fake.openid(fake.user, fake.website_app.appid)
+    assert token["unionid"] == fake.unionid(fake.user)
+
+
+@pytest.mark.parametrize(
+    ("change", "errcode"),
+    [
+        ({"appid": None}, 41002),
+        ({"appid": "wx0123456789abcdef"}, 40013),
+        ({"secret": None}, 41004),
+        ({"secret": "0" * 32}, 40125),
+        ({"code": None}, 41008),
+        ({"code": "A" * 32}, 40029),
+        ({"grant_type": "client_credentials"}, 40002),
+        ({"grant_type": None}, 40002),
+    ],
+)
+def test_access_token_errors(
+    fake: FakeWeChat, client: Client, change: dict[str, str | None], errcode: int
+) -> None:
+    app = fake.website_app
+    code = query_of(fake.approve(authorize_url(app)))["code"][0]
+    params = {"appid": app.appid, "secret": app.secret, "code": code}
+    params["grant_type"] = "authorization_code"
+    response, body = api(client, "/sns/oauth2/access_token", **changed(params, change))
+    assert response.status_code == 200
+    assert body["errcode"] == errcode
+    assert re.search(r", rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$", body["errmsg"])
+    assert exchange(client, app, code)["openid"], "a failed call does not burn the code"
+
+
+def test_code_of_another_app_is_invalid(fake: FakeWeChat, client: Client) -> None:
+    code = query_of(fake.approve(authorize_url(fake.mp_app)))["code"][0]
+    assert exchange(client, fake.website_app, code)["errcode"] == 40029
+
+
+def test_codes_are_single_use(fake: FakeWeChat, client: Client) -> None:
+    code = query_of(fake.approve(authorize_url(fake.website_app)))["code"][0]
+    assert "access_token" in exchange(client, fake.website_app, code)
+    assert exchange(client, fake.website_app, code)["errcode"] == 40163
+    fake.advance(3600)
+    assert exchange(client, fake.website_app, code)["errcode"] == 40163
+
+
+@pytest.mark.parametrize(("kind", "lifetime"), [("website", 600), ("mp", 300)])
+def test_codes_expire(fake: FakeWeChat, client: Client, kind: str, lifetime: int) -> None:
+    app = fake.website_app if kind == "website" else fake.mp_app
+    first = query_of(fake.approve(authorize_url(app)))["code"][0]
+    second = query_of(fake.approve(authorize_url(app)))["code"][0]
+    fake.advance(lifetime - 1)
+    assert "access_token" in exchange(client, app, first)
+    fake.advance(2)
+    assert exchange(client, app, second)["errcode"] == 42003
+
+
+def test_api_accepts_post_forms(fake: FakeWeChat, client: Client) -> None:
+    app = fake.website_app
+    code = query_of(fake.approve(authorize_url(app)))["code"][0]
+    data = {"appid": app.appid, "secret": app.secret, "code": code}
+    data["grant_type"] = "authorization_code"
+    response = client.post("/sns/oauth2/access_token", data=data)
+    assert "access_token" in json.loads(response.data)
+
+
+# -- refresh ---------------------------------------------------------------------
+
+
+def refresh(client: Client, app: FakeApp, token: str, **extra: str) -> dict[str, t.Any]:
+    params = {"appid": app.appid, "grant_type": "refresh_token", "refresh_token": token}
+    return api(client, "/sns/oauth2/refresh_token", **{**params, **extra})[1]
+
+
+def userinfo(client: Client, token: dict[str, t.Any], **extra: str) -> dict[str, t.Any]:
+    params = {"access_token": token["access_token"], "openid": token["openid"], **extra}
+    return api(client, "/sns/userinfo", **params)[1]
+
+
+def test_refresh_extends_a_live_token(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    fake.advance(7000)
+    renewed = refresh(client, fake.website_app, token["refresh_token"], secret="ignored")
+    assert renewed["access_token"] == token["access_token"]
+    assert renewed["refresh_token"] == token["refresh_token"]
+    assert renewed["expires_in"] == 7200 and renewed["scope"] == "snsapi_login"
+    assert renewed["openid"] == token["openid"]
+    fake.advance(7000)
+    assert "nickname" in userinfo(client, token)
+
+
+def test_refresh_replaces_an_expired_token(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    fake.advance(7201)
+    assert userinfo(client, token)["errcode"] == 42001
+    renewed = refresh(client, fake.website_app, token["refresh_token"])
+    assert renewed["access_token"] != token["access_token"]
+    assert renewed["refresh_token"] == token["refresh_token"]
+    assert "nickname" in userinfo(client, renewed)
+    assert userinfo(client, token)["errcode"] == 42001
+
+
+@pytest.mark.parametrize(
+    ("change", "errcode"),
+    [
+        ({"appid": None}, 41002),
+        ({"appid": "wx0123456789abcdef"}, 40013),
+        ({"refresh_token": None}, 41003),
+        ({"refresh_token": "nope"}, 40030),
+        ({"grant_type": "authorization_code"}, 40002),
+    ],
+)
+def test_refresh_errors(
+    fake: FakeWeChat, client: Client, change: dict[str, str | None], errcode: int
+) -> None:
+    token = log_in(fake, client)
+    params = {"appid": fake.website_app.appid, "grant_type": "refresh_token"}
+    params["refresh_token"] = token["refresh_token"]
+    body = api(client, "/sns/oauth2/refresh_token", **changed(params, change))[1]
+    assert body["errcode"] == errcode
+
+
+def test_refresh_token_of_another_app_and_expiry(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    assert refresh(client, fake.mp_app, token["refresh_token"])["errcode"] == 40030
+    fake.advance(30 * 86400 - 10)
+    assert "access_token" in refresh(client, fake.website_app, token["refresh_token"])
+    fake.advance(20)
+    assert refresh(client, fake.website_app, token["refresh_token"])["errcode"] == 42002
+
+
+# -- userinfo and auth -----------------------------------------------------------
+
+
+def test_userinfo_languages(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    default = userinfo(client, token)
+    assert default == {
+        "openid": token["openid"],
+        "nickname": "张三😀",
+        "sex": 1,
+        "language": "zh_CN",
+        "city": "深圳",
+        "province": "广东",
+        "country": "中国",
+        "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/zhangsan/132",
+        "privilege": [],
+        "unionid": token["unionid"],
+    }
+    assert userinfo(client, token, lang="zh_TW")["province"] == "廣東"
+    english = userinfo(client, token, lang="en")
+    assert (english["language"], english["province"], english["country"]) == (
+        "en",
+        "Guangdong",
+        "China",
+    )
+    assert userinfo(client, token, lang="fr")["language"] == "zh_CN"
+
+
+def test_empty_profile_apps_get_no_sex_or_region(fake: FakeWeChat, client: Client) -> None:
+    app = fake.add_app("wx" + "3" * 16, "c" * 32, empty_profile=True)
+    info = userinfo(client, log_in(fake, client, app), lang="en")
+    assert (info["sex"], info["province"], info["city"], info["country"]) == (0, "", "", "")
+    assert info["nickname"] == "张三😀" and info["headimgurl"]
+
+
+def test_unionid_only_for_bound_apps(fake: FakeWeChat, client: Client) -> None:
+    unbound = fake.add_app("wx" + "4" * 16, "d" * 32, bound=False)
+    token = log_in(fake, client, unbound)
+    assert "unionid" not in token
+    assert "unionid" not in userinfo(client, token)
+    other = fake.add_app("wx" + "5" * 16, "e" * 32, kind="mp")
+    website_token = log_in(fake, client)
+    mp_token = log_in(fake, client, other)
+    assert website_token["unionid"] == mp_token["unionid"] == fake.unionid(fake.user)
+    assert website_token["openid"] != mp_token["openid"]
+
+
+def test_snsapi_base_gives_openid_only(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client, fake.mp_app, scope="snsapi_base")
+    assert token["scope"] == "snsapi_base" and "unionid" not in token
+    assert token["openid"] == fake.openid(fake.user, fake.mp_app.appid)
+    assert userinfo(client, token)["errcode"] == 48001
+
+
+def test_snapshot_mode(fake: FakeWeChat, client: Client) -> None:
+    fake.snapshot = True
+    token = log_in(fake, client, fake.mp_app)
+    assert token["is_snapshotuser"] == 1
+    assert token["openid"] != fake.openid(fake.user, fake.mp_app.appid)
+    assert token["unionid"] != fake.unionid(fake.user)
+    assert userinfo(client, token)["errcode"] == 48001
+    assert "is_snapshotuser" not in log_in(fake, client), "website logins are not affected"
+    assert "is_snapshotuser" not in log_in(fake, client, fake.mp_app, scope="snsapi_base")
+
+
+@pytest.mark.parametrize("path", ["/sns/userinfo", "/sns/auth"])
+def test_token_check_errors(fake: FakeWeChat, client: Client, path: str) -> None:
+    token = log_in(fake, client)
+    good = {"access_token": token["access_token"], "openid": token["openid"]}
+    cases = [
+        ({"openid": token["openid"]}, 41001),
+        ({"access_token": token["access_token"]}, 41009),
+        ({**good, "access_token": "unknown"}, 40014),
+        ({**good, "openid": fake.openid(fake.users[1], fake.website_app.appid)}, 40003),
+    ]
+    for params, errcode in cases:
+        assert api(client, path, **params)[1]["errcode"] == errcode
+    fake.advance(7201)
+    assert api(client, path, **good)[1]["errcode"] == 42001
+
+
+def test_auth_says_ok_for_a_valid_token(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    params = {"access_token": token["access_token"], "openid": token["openid"]}
+    assert api(client, "/sns/auth", **params)[1] == {"errcode": 0, "errmsg": "ok"}
+    assert fake.calls["auth"] == 1
+
+
+def test_api_bodies_are_raw_utf8_text_plain(fake: FakeWeChat, client: Client) -> None:
+    token = log_in(fake, client)
+    response = client.get(
+        "/sns/userinfo",
+        query_string={"access_token": token["access_token"], "openid": token["openid"]},
+    )
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert "张三😀".encode() in response.data
+    assert b"https:\\/\\/thirdwx.qlogo.cn\\/mmopen" in response.data
+    first = api(client, "/sns/auth")[1]["errmsg"]
+    assert first != api(client, "/sns/auth")[1]["errmsg"], "a new rid each time"
+
+
+def test_unknown_paths_are_404_text(client: Client) -> None:
+    response = client.get("/cgi-bin/token")
+    assert (response.status_code, response.mimetype) == (404, "text/plain")
+
+
+# -- faults, in-process through the requests adapter -------------------------------
+
+
+@pytest.fixture
+def session(fake: FakeWeChat) -> t.Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.mount("https://api.weixin.qq.com/", fake.requests_adapter())
+        yield session
+
+
+def auth_call(session: requests.Session, timeout: float = 5) -> requests.Response:
+    return session.get("https://api.weixin.qq.com/sns/auth", timeout=timeout)
+
+
+def test_adapter_builds_real_responses(fake: FakeWeChat, session: requests.Session) -> None:
+    token = log_in(fake, Client(fake))
+    response = session.get(
+        "https://api.weixin.qq.com/sns/userinfo",
+        params={"access_token": token["access_token"], "openid": token["openid"]},
+    )
+    assert (response.status_code, response.reason) == (200, "OK")
+    assert response.url.startswith("https://api.weixin.qq.com/sns/userinfo?access_token=")
+    assert response.encoding == "ISO-8859-1", "as requests guesses for text/plain"
+    assert response.text != response.content.decode("utf-8")
+    assert json.loads(response.content.decode("utf-8"))["nickname"] == "张三😀"
+    posted = session.post("https://api.weixin.qq.com/sns/auth", data={"openid": "x"})
+    assert posted.json()["errcode"] == 41001
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "mimetype"),
+    [
+        ("http_500", 500, "text/html"),
+        ("http_503", 503, "text/html"),
+        ("not_json", 200, "text/html"),
+        ("errcode_-1", 200, "text/plain"),
+    ],
+)
+def test_answering_faults(
+    fake: FakeWeChat, session: requests.Session, fault: str, status: int, mimetype: str
+) -> None:
+    fake.inject("auth", fault, times=1)
+    response = auth_call(session)
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith(mimetype)
+    if fault == "errcode_-1":
+        assert response.json()["errcode"] == -1
+    else:
+        with pytest.raises(ValueError):
+            json.loads(response.content)
+    assert auth_call(session).json()["errcode"] == 41001, "times=1 is used up"
+
+
+def test_drop_is_a_connection_error(fake: FakeWeChat, session: requests.Session) -> None:
+    fake.inject("auth", "drop")
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.ConnectionError):
+            auth_call(session)
+    with pytest.raises(ConnectionResetError):
+        Client(fake).get("/sns/auth")
+    fake.clear_faults()
+    assert auth_call(session).status_code == 200
+    assert fake.calls["auth"] == 4
+
+
+def test_truncated_body(fake: FakeWeChat, session: requests.Session) -> None:
+    fake.inject("auth", "truncated", times=1)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        auth_call(session)
+
+
+def test_latency_past_the_read_timeout(fake: FakeWeChat, session: requests.Session) -> None:
+    fake.inject("auth", "latency", delay=0.3)
+    start = time.perf_counter()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        auth_call(session, timeout=0.1)
+    assert time.perf_counter() - start < 0.25, "gives up at the timeout"
+    start = time.perf_counter()
+    assert auth_call(session, timeout=1).status_code == 200
+    assert time.perf_counter() - start >= 0.3
+
+
+def test_faults_only_hit_their_endpoint_and_count(fake: FakeWeChat, client: Client) -> None:
+    fake.inject("userinfo", "http_500", times=2)
+    token = log_in(fake, client)
+    assert client.get("/sns/userinfo").status_code == 500
+    assert client.get("/sns/userinfo").status_code == 500
+    assert "nickname" in userinfo(client, token)
+    assert fake.calls["userinfo"] == 3 and fake.calls["access_token"] == 1
+
+
+def test_inject_checks_its_arguments(fake: FakeWeChat) -> None:
+    with pytest.raises(ValueError, match="endpoint"):
+        fake.inject("qrconnect", "drop")
+    with pytest.raises(ValueError, match="fault"):
+        fake.inject("auth", "explode")
+    with pytest.raises(ValueError, match="times"):
+        fake.inject("auth", "drop", times=0)
+
+
+# -- state -----------------------------------------------------------------------
+
+
+def test_reset_returns_to_a_fresh_fake() -> None:
+    fake = FakeWeChat(auto_approve=False)
+    client = Client(fake)
+    calls = fake.calls
+    token = log_in(fake, client)
+    fake.add_app(fake.website_app.appid, "f" * 32, bound=False)
+    fake.users.append(FakeUser("extra", "Extra"))
+    fake.user, fake.auto_approve, fake.snapshot, fake.deny_redirect = (
+        fake.users[1],
+        True,
+        True,
+        False,
+    )
+    fake.inject("auth", "drop")
+    fake.advance(10)
+    fake.reset()
+    assert fake.calls is calls and not calls
+    assert fake.website_app.secret != "f" * 32 and fake.website_app.bound
+    assert len(fake.users) == 3 and fake.user is fake.users[0]
+    assert (fake.auto_approve, fake.snapshot, fake.deny_redirect) == (False, False, True)
+    assert userinfo(client, token)["errcode"] == 40014
+    assert client.get("/sns/auth").status_code == 200
+
+
+def test_add_app_validates_and_replaces(fake: FakeWeChat) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        fake.add_app("wx" + "6" * 16, "a" * 32, kind="miniprogram")
+    replaced = fake.add_app(fake.mp_app.appid, "a" * 32, kind="mp", bound=False)
+    assert fake.mp_app is replaced and fake.app_for(replaced.appid) is replaced
+
+
+def test_injectable_clock() -> None:
+    now = [1000.0]
+    fake = FakeWeChat(clock=lambda: now[0])
+    client = Client(fake)
+    first = query_of(fake.approve(authorize_url(fake.website_app)))["code"][0]
+    second = query_of(fake.approve(authorize_url(fake.website_app)))["code"][0]
+    assert "access_token" in exchange(client, fake.website_app, first)
+    now[0] += 601
+    assert exchange(client, fake.website_app, second)["errcode"] == 42003
+
+
+def test_concurrent_logins(fake: FakeWeChat) -> None:
+    client = Client(fake)
+    results: list[dict[str, t.Any]] = []
+    url = authorize_url(fake.website_app)
+    code = query_of(fake.approve(url))["code"][0]
+
+    def work() -> None:
+        for _ in range(20):
+            results.append(log_in(fake, client))
+            results.append(exchange(client, fake.website_app, code))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tokens = [r["access_token"] for r in results if "access_token" in r]
+    assert len(tokens) == len(set(tokens)) == 161, "one use of the shared code wins"
+    assert fake.calls["access_token"] == 320
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["/connect/qrconnect", "/connect/oauth2/authorize"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["appid", "redirect_uri", "response_type", "scope", "state", "login_type", "x"]
+            ),
+            st.one_of(
+                st.sampled_from(
+                    [
+                        "wx5f2b8e9c1d3a7b60",
+                        "wx9c3e7a1b5d2f8064",
+                        "code",
+                        "snsapi_login",
+                        "snsapi_base",
+                        "jssdk",
+                        "https://a.example/cb",
+                    ]
+                ),
+                st.text(),
+            ),
+        ),
+        max_size=7,
+    ),
+)
+def test_any_authorize_query_gives_a_redirect_or_an_error_page(
+    path: str, pairs: list[tuple[str, str]]
+) -> None:
+    fake = FakeWeChat()
+    response = Client(fake).get(path, query_string=urlencode(pairs))
+    assert response.status_code in (302, 400)
+    fake.auto_approve = False
+    assert Client(fake).get(path, query_string=urlencode(pairs)).status_code in (200, 400)

@@ -1,0 +1,290 @@
+"""The QR login flow end to end through the test client and the fake over HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_wechat_web import WeChatWeb
+from flask_wechat_web.testing import FakeWeChat
+
+from .conftest import SignalRecorder, callback_path, log_in, make_app, query_of, start_login
+
+
+def test_login_redirects_to_qrconnect_in_wechat_order(client: FlaskClient, app: Flask) -> None:
+    location = start_login(client)
+    parts = urlsplit(location)
+    assert parts.path.endswith("/connect/qrconnect")
+    assert parts.fragment == "wechat_redirect"
+    names = [pair.split("=")[0] for pair in parts.query.split("&")]
+    assert names == ["appid", "redirect_uri", "response_type", "scope", "state"]
+    query = query_of(location)
+    assert query["appid"] == [app.config["WECHAT_WEB_APPID"]]
+    assert query["redirect_uri"] == ["http://localhost/wechat/authorized"]
+    assert query["response_type"] == ["code"]
+    assert query["scope"] == ["snsapi_login"]
+    # redirect_uri is percent-encoded whole, as WeChat requires.
+    assert "redirect_uri=http%3A%2F%2Flocalhost%2Fwechat%2Fauthorized&" in parts.query
+
+
+def test_state_is_random_alphanumeric_and_long(client: FlaskClient) -> None:
+    states = {query_of(start_login(client))["state"][0] for _ in range(20)}
+    assert len(states) == 20
+    for state in states:
+        assert state.isalnum() and state.isascii()
+        assert 22 <= len(state) <= 128  # >= 128 bits from 62 symbols
+
+
+def test_full_qr_login(
+    client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
+    response, _ = log_in(client, fake_wechat, next="/private")
+    assert response.status_code == 302
+    assert response.location == "/private"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "code=" not in response.location
+    user = fake_wechat.user
+    assert client.get("/").get_data(as_text=True) == f"hello {user.nickname}"
+    assert client.get("/private").status_code == 200
+    assert fake_wechat.calls["access_token"] == 1
+    assert fake_wechat.calls["userinfo"] == 1
+    [event] = signals.named("authorized")
+    identity = event["identity"]
+    assert identity.openid == fake_wechat.openid(user, fake_wechat.website_app.appid)
+    assert identity.unionid == fake_wechat.unionid(user)
+    assert identity.nickname == user.nickname
+    assert event["token"]["access_token"]
+    assert event["user"].get_id() == identity.unionid
+    assert signals.named("failed") == []
+
+
+def test_emoji_nickname_arrives_intact(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    emoji_user = next(u for u in fake_wechat.users if "😀" in u.nickname)
+    fake_wechat.user = emoji_user
+    log_in(client, fake_wechat)
+    assert client.get("/").get_data(as_text=True) == f"hello {emoji_user.nickname}"
+
+
+def test_login_required_goes_to_wechat_and_back(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    response = client.get("/private?tab=2")
+    assert response.status_code == 302
+    login = urlsplit(response.location)
+    assert login.path == "/wechat/login"
+    assert query_of(response.location)["next"] == ["/private?tab=2"]
+    authorize = client.get(f"{login.path}?{login.query}").location
+    done = client.get(callback_path(fake_wechat.approve(authorize)))
+    assert done.location == "/private?tab=2"
+    assert client.get("/private").status_code == 200
+
+
+def test_refused_next_falls_back_to_root(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    response, _ = log_in(client, fake_wechat, next="//evil.com")
+    assert response.location == "/"
+
+
+def test_logout(client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder) -> None:
+    log_in(client, fake_wechat)
+    with client.session_transaction() as session:
+        assert "_wechat_web_token" in session
+    response = client.post("/wechat/logout", data={"next": "/bye"})
+    assert response.status_code == 302 and response.location == "/bye"
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+    with client.session_transaction() as session:
+        assert "_wechat_web_token" not in session
+        assert "_wechat_web_user" not in session
+    [event] = signals.named("logged_out")
+    assert event["user"].nickname == fake_wechat.user.nickname
+
+
+def test_logout_by_get_refuses_offsite_next(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    log_in(client, fake_wechat)
+    response = client.get("/wechat/logout?next=https://evil.com")
+    assert response.location == "/"
+
+
+def test_same_callback_twice_answers_the_same_without_second_exchange(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    first, callback = log_in(client, fake_wechat, next="/private")
+    second = client.get(callback)
+    assert (second.status_code, second.location) == (302, "/private")
+    assert fake_wechat.calls["access_token"] == 1
+
+
+def test_callback_replayed_from_another_browser_fails(
+    app: Flask, client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
+    _, callback = log_in(client, fake_wechat)
+    other = app.test_client()
+    other.get("/flash")  # the other browser has a session cookie of its own
+    response = other.get(callback)
+    assert response.status_code == 400
+    assert fake_wechat.calls["access_token"] == 1
+    assert other.get("/").get_data(as_text=True) == "hello stranger"
+    [event] = signals.named("failed")
+    assert event["error"].reason == "unknown"
+
+
+def test_state_is_single_use(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    callback = callback_path(fake_wechat.approve(start_login(client)))
+    fake_wechat.inject("access_token", "errcode_-1", times=1)
+    assert client.get(callback).status_code == 502
+    again = client.get(callback)
+    assert again.status_code == 400
+    assert "already used" in again.get_data(as_text=True)
+    assert fake_wechat.calls["access_token"] == 1
+
+
+def test_several_tabs_each_complete(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    authorize_urls = [start_login(client, next=f"/tab{i}") for i in range(3)]
+    callbacks = [callback_path(fake_wechat.approve(url)) for url in authorize_urls]
+    for i in (2, 0, 1):
+        response = client.get(callbacks[i])
+        assert response.location == f"/tab{i}"
+
+
+def test_twenty_abandoned_tabs_keep_the_cookie_small(
+    client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
+    urls = [start_login(client, next=f"/articles/{i}?from=list") for i in range(21)]
+    cookie = client.get_cookie("session")
+    assert cookie is not None and len(cookie.value) < 2000
+    # The newest tab still works; the oldest fell out of the cap and says so.
+    assert client.get(callback_path(fake_wechat.approve(urls[-1]))).status_code == 302
+    response = client.get(callback_path(fake_wechat.approve(urls[0])))
+    assert response.status_code == 400
+    assert "Too many logins" in response.get_data(as_text=True)
+    assert signals.named("failed")[-1]["error"].reason == "evicted"
+
+
+def test_expired_state_fails(fake_wechat: FakeWeChat) -> None:
+    now = [1_000_000.0]
+    app, _ = make_app(fake_wechat)
+    app.extensions["wechat_web"].extension.clock = lambda: now[0]
+    client = app.test_client()
+    callback = callback_path(fake_wechat.approve(start_login(client)))
+    now[0] += 601
+    response = client.get(callback)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert fake_wechat.calls["access_token"] == 0
+
+
+def test_state_ttl_is_configurable(fake_wechat: FakeWeChat) -> None:
+    now = [1_000_000.0]
+    app, _ = make_app(fake_wechat, WECHAT_WEB_STATE_TTL=30)
+    app.extensions["wechat_web"].extension.clock = lambda: now[0]
+    client = app.test_client()
+    callback = callback_path(fake_wechat.approve(start_login(client)))
+    now[0] += 29
+    assert client.get(callback).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("", "missing"),
+        ("code=abc", "missing"),
+        ("state=&code=abc", "malformed"),
+        ("state=a&state=b&code=abc", "malformed"),
+        ("state=not-alnum!&code=abc", "malformed"),
+        ("state=" + "A" * 200 + "&code=abc", "malformed"),
+        ("state=Forged0123456789Forged0123456789&code=abc", "unknown"),
+    ],
+)
+def test_bad_state_is_a_400_without_calling_wechat(
+    client: FlaskClient,
+    fake_wechat: FakeWeChat,
+    signals: SignalRecorder,
+    query: str,
+    reason: str,
+) -> None:
+    client.get("/flash")  # a session cookie exists
+    response = client.get(f"/wechat/authorized?{query}")
+    assert response.status_code == 400
+    assert response.headers["Cache-Control"] == "no-store"
+    assert fake_wechat.calls["access_token"] == 0
+    assert signals.named("failed")[0]["error"].reason == reason
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_no_session_cookie_is_named_as_the_cause(
+    app: Flask, client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    callback = callback_path(fake_wechat.approve(start_login(client)))
+    fresh = app.test_client()  # e.g. the login began on another host
+    response = fresh.get(callback)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "session cookie" in body and "SameSite" in body
+
+
+def test_denial_is_a_403(
+    client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
+    callback = callback_path(fake_wechat.deny(start_login(client)))
+    assert "code=" not in callback
+    response = client.get(callback)
+    assert response.status_code == 403
+    assert "cancelled" in response.get_data(as_text=True)
+    assert type(signals.named("failed")[0]["error"]).__name__ == "AccessDeniedError"
+    assert fake_wechat.calls["access_token"] == 0
+
+
+def test_error_view_gets_a_redirect_and_a_flash(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_ERROR_VIEW="oops")
+    client = app.test_client()
+    response = client.get(callback_path(fake_wechat.deny(start_login(client))))
+    assert response.status_code == 302 and response.location == "/oops"
+    assert client.get("/oops").get_data(as_text=True) == "You cancelled the WeChat login."
+
+
+def test_head_does_not_consume_the_state(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    callback = callback_path(fake_wechat.approve(start_login(client)))
+    assert client.head(callback).status_code == 405
+    assert client.post(callback).status_code == 405
+    assert client.get(callback).status_code == 302
+
+
+def test_user_handler_maps_and_refuses(fake_wechat: FakeWeChat) -> None:
+    app, wechat = make_app(fake_wechat)
+    seen = []
+
+    @wechat.user_handler
+    def refuse(identity: object) -> None:
+        seen.append(identity)
+        return None
+
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 403
+    assert len(seen) == 1
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_blueprint_can_be_mounted_elsewhere(fake_wechat: FakeWeChat) -> None:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", **fake_wechat.config())
+    wechat = WeChatWeb(app, register_blueprint=False)
+    app.register_blueprint(wechat.blueprint, url_prefix="/auth/wechat")
+    fake_wechat.configure(app)
+    client = app.test_client()
+    response = client.get("/auth/wechat/login")
+    assert query_of(response.location)["redirect_uri"] == [
+        "http://localhost/auth/wechat/authorized"
+    ]
+    assert client.get(callback_path(fake_wechat.approve(response.location))).status_code == 302
+
+
+def test_callback_url_setting_is_sent_to_wechat(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(
+        fake_wechat, WECHAT_WEB_CALLBACK_URL="https://auth.example.com/wechat/authorized"
+    )
+    location = start_login(app.test_client())
+    assert query_of(location)["redirect_uri"] == ["https://auth.example.com/wechat/authorized"]
