@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 import typing as t
+from urllib.parse import quote
 
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, request, session, url_for
@@ -26,7 +29,7 @@ from .config import DEFAULTS, LANGUAGES, problems
 from .errors import ConfigurationError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
 from .storage import SessionStorage, TokenStorage, compact_token
-from .views import create_blueprint
+from .views import create_blueprint, safe_next, site_root
 
 if t.TYPE_CHECKING:
     from .testing.fake import FakeWeChat
@@ -49,6 +52,11 @@ _FLOWS = {
     ),
 }
 _REMOTE_NAMES = {"qr": "wechat", "mp": "wechat_mp"}
+
+logger = logging.getLogger(__name__)
+
+#: User-Agents of phones and tablets, which cannot scan a QR on their own screen.
+_PHONE = re.compile(r"iphone|ipad|ipod|android|mobile|harmonyos|windows phone")
 
 #: errcodes of ``sns/auth`` that mean "this token is not valid".
 _INVALID_TOKEN_CODES = frozenset({40001, 40003, 40014, 42001})
@@ -115,6 +123,7 @@ class WeChatWeb:
             app.register_blueprint(self.blueprint, url_prefix=prefix)
         self._init_login_manager(app)
         app.add_template_global(self.login_url, "wechat_login_url")
+        app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
         app.cli.add_command(wechat_cli)
         install_log_scrubber()
 
@@ -159,6 +168,16 @@ class WeChatWeb:
     def login_url(self, next: str | None = None) -> str:
         """The URL that starts a WeChat login and comes back to ``next``."""
         return url_for("wechat.login", next=next)
+
+    def qrcode_options(
+        self, next: str | None = None, self_redirect: bool = False
+    ) -> dict[str, t.Any]:
+        """The options for ``new WxLogin(...)``: an embedded QR code's login.
+
+        Each call starts a pending login (a new state). The ``wechat/macros.html``
+        macro ``wechat_qrcode`` renders the container and the script with them.
+        """
+        return get_state().qrcode_options(safe_next(next), self_redirect)
 
     @property
     def remote(self) -> WeChatRemoteApp:
@@ -227,6 +246,7 @@ class WeChatWebState:
         # may use for its own providers.
         self.registry.app = app
         self._lock = threading.Lock()
+        self._warned_no_unionid: set[str] = set()
 
     @property
     def config(self) -> t.Mapping[str, t.Any]:
@@ -276,14 +296,22 @@ class WeChatWebState:
         )
 
     def flow_for(self, mode: str | None, user_agent: str) -> str | None:
-        """Which flow a login takes: ``"qr"``, ``"mp"``, or ``None`` if impossible."""
+        """Which way a login goes: ``"qr"``, ``"mp"``, ``"phone"``, or ``None``.
+
+        WeChat's own browser (``MicroMessenger``, but not WeCom's ``wxwork``,
+        where Official Account login is unsupported) takes the Official
+        Account when one is configured. Any other phone gets ``"phone"``: a
+        page that offers to open the link in WeChat, or the QR anyway.
+        ``None``: ``mode=mp`` with no Official Account configured.
+        """
         if mode == "mp":
             return "mp" if self.has_mp() else None
-        if mode == "qr" or not self.has_mp():
+        if mode == "qr":
             return "qr"
         ua = user_agent.lower()
-        in_wechat = "micromessenger" in ua and "wxwork" not in ua
-        return "mp" if in_wechat else "qr"
+        if self.has_mp() and "micromessenger" in ua and "wxwork" not in ua:
+            return "mp"
+        return "phone" if _PHONE.search(ua) else "qr"
 
     def flow_of(self, token: t.Mapping[str, t.Any]) -> str:
         """Which app issued ``token``: the Official Account if its appid says so."""
@@ -296,15 +324,30 @@ class WeChatWebState:
             self.config["WECHAT_WEB_CALLBACK_URL"] or url_for("wechat.authorized", _external=True),
         )
 
+    def start_login(self, flow: str, next_url: str, *, in_frame: bool = False) -> str:
+        """Remember a new pending login; its state."""
+        ttl = self.config["WECHAT_WEB_STATE_TTL"]
+        return pending.add(flow, next_url, self.extension.clock(), ttl, in_frame=in_frame).state
+
+    def qrcode_options(self, next_url: str | None, self_redirect: bool) -> dict[str, t.Any]:
+        """``WxLogin`` options for an embedded QR code, with a new pending state."""
+        state = self.start_login("qr", next_url or site_root(), in_frame=self_redirect)
+        return {
+            "appid": self.config["WECHAT_WEB_APPID"],
+            "scope": self.config["WECHAT_WEB_SCOPE"],
+            # wxLogin.js pastes redirect_uri into its URL as given.
+            "redirect_uri": quote(self.callback_url(), safe=""),
+            "state": state,
+            "self_redirect": self_redirect,
+        }
+
     def authorize_url(self, flow: str, next_url: str) -> str:
         """Start a login: a new pending state, and WeChat's authorize URL for it."""
-        login = pending.add(
-            flow, next_url, self.extension.clock(), self.config["WECHAT_WEB_STATE_TTL"]
-        )
+        state = self.start_login(flow, next_url)
         remote = self.remote(flow)
         url = t.cast(
             str,
-            remote.create_authorization_url(self.callback_url(), state=login.state)["url"],
+            remote.create_authorization_url(self.callback_url(), state=state)["url"],
         )
         # The sandbox's authorize pages live on this very site.
         return f"{request.script_root}{url}" if url.startswith("/") else url
@@ -313,7 +356,26 @@ class WeChatWebState:
         """Redeem ``code`` with ``flow``'s credentials: the token and the identity."""
         raw = self.remote(flow).fetch_access_token(code=code)
         token = compact_token({**raw, "appid": self.config[_FLOWS[flow][0]]})
-        return token, self.identity(flow, token, snapshot=raw.get("is_snapshotuser"))
+        identity = self.identity(flow, token, snapshot=raw.get("is_snapshotuser"))
+        if identity.unionid is None and identity.has_profile:
+            self._warn_no_unionid(flow, identity.appid)
+        return token, identity
+
+    def _warn_no_unionid(self, flow: str, appid: str) -> None:
+        """Say once per app why logins come without a ``unionid``, and what it costs."""
+        if flow in self._warned_no_unionid:
+            return
+        self._warned_no_unionid.add(flow)
+        which = "website app" if flow == "qr" else "Official Account"
+        logger.warning(
+            "WeChat logins through the %s %s come without a unionid: the app is "
+            "not bound to an Open Platform account (open.weixin.qq.com > 管理中心 > "
+            "绑定). Users are then known only by openid, which differs in each "
+            "app, so a person who logs in both on the website and inside WeChat "
+            "becomes two users. Bind both apps to one Open Platform account.",
+            which,
+            appid,
+        )
 
     def identity(
         self,

@@ -45,6 +45,8 @@ class PendingLogin:
     flow: str  # "qr" or "mp": whose credentials redeem the code
     next: str
     expires_at: float
+    #: Started from an embedded QR whose callback loads inside its iframe.
+    in_frame: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,14 @@ def _save(data: dict[str, list[t.Any]]) -> None:
     session[SESSION_KEY] = data
 
 
-def add(flow: str, next_url: str, now: float, ttl: float) -> PendingLogin:
+def add(
+    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False
+) -> PendingLogin:
     """Start a login: remember a new state, evicting the oldest over the cap."""
-    login = PendingLogin(new_state(), flow, next_url, now + ttl)
+    login = PendingLogin(new_state(), flow, next_url, now + ttl, in_frame)
     data = _load()
     pending = [p for p in data["p"] if _valid_entry(p)]
-    pending.append([login.state, login.flow, login.next, login.expires_at])
+    pending.append([login.state, login.flow, login.next, login.expires_at, int(in_frame)])
     evicted = data["e"]
     while len(pending) > MAX_PENDING or (
         len(pending) > 1 and len(json.dumps(pending)) > MAX_PENDING_BYTES
@@ -102,14 +106,17 @@ def take(state: str, code: str | None, now: float, *, cookie_sent: bool) -> Pend
             used = data["u"] + [[_fingerprint(state), _code_print(code), None]]
             data["u"] = used[-_USED_MEMORY:]
             _save(data)
-            login = PendingLogin(*entry)
+            login = PendingLogin(entry[0], entry[1], entry[2], entry[3], bool(entry[4]))
             if login.expires_at <= now:
                 raise StateMismatchError("expired")
             return login
     fingerprint = _fingerprint(state)
-    for used_state, used_code, target in data["u"]:
-        if hmac.compare_digest(used_state, fingerprint):
-            if target and code and hmac.compare_digest(used_code, _code_print(code)):
+    for used in data["u"]:
+        if not (isinstance(used, list) and len(used) == 3):
+            continue
+        used_state, used_code, target = used
+        if hmac.compare_digest(str(used_state), fingerprint):
+            if target and code and hmac.compare_digest(str(used_code), _code_print(code)):
                 return Replay(target)
             raise StateMismatchError("used")
     if fingerprint in data["e"]:
@@ -122,7 +129,7 @@ def succeeded(state: str, target: str) -> None:
     data = _load()
     fingerprint = _fingerprint(state)
     for entry in data["u"]:
-        if entry[0] == fingerprint:
+        if isinstance(entry, list) and len(entry) == 3 and entry[0] == fingerprint:
             entry[2] = target
     _save(data)
 
@@ -134,7 +141,9 @@ def _code_print(code: str | None) -> str:
 def _valid_entry(entry: t.Any) -> bool:
     return (
         isinstance(entry, list)
-        and len(entry) == 4
+        and len(entry) == 5
         and isinstance(entry[0], str)
+        and entry[1] in ("qr", "mp")
+        and isinstance(entry[2], str)
         and isinstance(entry[3], (int, float))
     )

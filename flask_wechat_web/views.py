@@ -73,7 +73,8 @@ def safe_next(value: str | None) -> str | None:
     return value
 
 
-def _site_root() -> str:
+def site_root() -> str:
+    """The site's root path, where a login goes when it has no usable ``next``."""
     return f"{request.script_root}/"
 
 
@@ -89,6 +90,7 @@ def create_blueprint() -> Blueprint:
     bp.after_request(_private_headers)
     bp.add_url_rule("/login", "login", login)
     bp.add_url_rule("/authorized", "authorized", authorized)
+    bp.add_url_rule("/qrcode", "qrcode", qrcode)
     bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
     return bp
 
@@ -102,9 +104,13 @@ def _private_headers(response: Response) -> Response:
 
 
 def login() -> Response:
-    """Send the browser to WeChat's QR page, or its in-WeChat authorize page."""
+    """Send the browser to WeChat's QR page, or its in-WeChat authorize page.
+
+    A phone browser outside WeChat first gets a page offering to open the
+    link in WeChat, since it cannot scan a QR code shown on its own screen.
+    """
     state = _state()
-    next_url = safe_next(request.args.get("next")) or _site_root()
+    next_url = safe_next(request.args.get("next")) or site_root()
     flow = state.flow_for(request.args.get("mode"), request.user_agent.string)
     if flow is None:
         return _failed(
@@ -113,7 +119,22 @@ def login() -> Response:
                 "(WECHAT_WEB_MP_APPID / WECHAT_WEB_MP_SECRET).",
             )
         )
+    if flow == "phone":
+        return _page(
+            "wechat/phone.html",
+            open_url=url_for("wechat.login", next=next_url, _external=True),
+            qr_url=url_for("wechat.login", next=next_url, mode="qr"),
+        )
     return redirect(state.authorize_url(flow, next_url))
+
+
+def qrcode() -> Response:
+    """A page with WeChat's QR code embedded through ``wxLogin.js``."""
+    return _page("wechat/qrcode.html", next=safe_next(request.args.get("next")))
+
+
+def _page(template: str, code: int = 200, **context: t.Any) -> Response:
+    return Response(render_template(template, **context), status=code, mimetype="text/html")
 
 
 def authorized() -> Response:
@@ -167,6 +188,9 @@ def _finish_login() -> Response:
         token=token,
         user=user,
     )
+    if taken.in_frame:
+        # wxLogin.js with self_redirect loaded this callback inside its iframe.
+        return _page("wechat/leave_frame.html", target=taken.next)
     return redirect(taken.next)
 
 
@@ -183,8 +207,7 @@ def _failed(error: WeChatError) -> Response:
         except BuildError:
             logger.error("WECHAT_WEB_ERROR_VIEW %r is not an endpoint of this app", error_view)
     status = error.status if error.status in (400, 403, 502) else 502
-    body = render_template("wechat/error.html", error=error, status=status)
-    return Response(body, status=status, mimetype="text/html")
+    return _page("wechat/error.html", status, error=error, status=status)
 
 
 def logout() -> Response:
@@ -199,4 +222,4 @@ def logout() -> Response:
         current_app._get_current_object(),  # type: ignore[attr-defined]
         user=user,
     )
-    return redirect(safe_next(request.values.get("next")) or _site_root())
+    return redirect(safe_next(request.values.get("next")) or site_root())
