@@ -203,7 +203,8 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
 
     Matched on ``errcode`` only: ``errmsg`` carries a varying request id.
     ``endpoint`` is the API path (``"sns/oauth2/access_token"`` ...), since
-    40001 means a bad AppSecret on the token call but a bad token elsewhere.
+    40001 means a bad AppSecret on the token call (the only call that sends
+    the secret) but a bad token elsewhere.
     """
     where = f"{endpoint} answered errcode {errcode} ({_clean(errmsg)})"
     if errcode == -1:
@@ -215,7 +216,9 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
     cls: type[WeChatError]
     if errcode in _CODE_ERRORS:
         cls = InvalidCodeError
-    elif errcode in _CREDENTIAL_ERRORS or (errcode == 40001 and endpoint.startswith("sns/oauth2/")):
+    elif errcode in _CREDENTIAL_ERRORS or (
+        errcode == 40001 and endpoint == "sns/oauth2/access_token"
+    ):
         cls = InvalidCredentialError
     elif errcode in _TOKEN_ERRORS or errcode == 40001:
         cls = TokenExpiredError

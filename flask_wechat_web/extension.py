@@ -115,7 +115,7 @@ class WeChatWeb:
             sandbox = install_sandbox(app)
         found = problems(app.config, debug=app.debug or app.testing)
         if found:
-            raise ConfigurationError("Flask-WeChat-Web: " + " ".join(found))
+            raise ConfigurationError("Flask-WeChat-Web is not configured:\n" + "\n".join(found))
 
         app.extensions["wechat_web"] = WeChatWebState(self, app, sandbox)
         if self.register_blueprint:
@@ -131,6 +131,9 @@ class WeChatWeb:
         manager: LoginManager | None = getattr(app, "login_manager", None)
         if manager is None:
             manager = LoginManager(app)
+            # Flask-Login's "Please log in" would greet the user back from
+            # WeChat, already logged in.
+            manager.login_message = None
         if manager.login_view is None:
             manager.login_view = "wechat.login"
         if getattr(manager, "_user_callback", None) is None:
@@ -160,7 +163,17 @@ class WeChatWeb:
     def user_for(self, identity: WeChatIdentity) -> t.Any:
         """The user to log in for ``identity``, from the handler or built in."""
         if self._user_handler is not None:
-            return self._user_handler(identity)
+            user = self._user_handler(identity)
+            manager = getattr(current_app, "login_manager", None)
+            loader = getattr(manager, "_user_callback", None)
+            if user is not None and loader == self._load_builtin_user:
+                raise ConfigurationError(
+                    "A @wechat.user_handler is registered but Flask-Login has no "
+                    "user_loader for the site's users, so the user would be "
+                    "logged out on the next request. Register "
+                    "@login_manager.user_loader."
+                )
+            return user
         user = WeChatUser(identity)
         session[self.USER_SESSION_KEY] = identity.to_dict()
         return user

@@ -120,22 +120,27 @@ class WeChatIdentity:
 
     @property
     def nickname(self) -> str | None:
+        """The WeChat nickname (UTF-8, may hold emoji: store it in a 4-byte-safe column)."""
         return self._text("nickname")
 
     @property
     def headimgurl(self) -> str | None:
+        """The avatar URL (``""`` without one); it dies when the user changes avatar."""
         return self._text("headimgurl")
 
     @property
     def province(self) -> str | None:
+        """In ``WECHAT_WEB_LANG``; ``""`` for apps created after WeChat's 2021 change."""
         return self._text("province")
 
     @property
     def city(self) -> str | None:
+        """Like :attr:`province`."""
         return self._text("city")
 
     @property
     def country(self) -> str | None:
+        """Like :attr:`province`."""
         return self._text("country")
 
     @property
@@ -149,6 +154,7 @@ class WeChatIdentity:
 
     @property
     def privilege(self) -> tuple[str, ...] | None:
+        """Special privileges such as ``("chinaunicom",)``; usually empty."""
         value = self.raw.get("privilege")
         if value is None:
             return None if not self.raw else ()
@@ -167,6 +173,7 @@ class WeChatIdentity:
 
     @classmethod
     def from_dict(cls, data: t.Mapping[str, t.Any]) -> WeChatIdentity:
+        """The identity :meth:`to_dict` gave."""
         return cls(
             data["appid"],
             data["openid"],

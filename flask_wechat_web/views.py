@@ -122,6 +122,7 @@ def login() -> Response:
     if flow == "phone":
         return _page(
             "wechat/phone.html",
+            in_wechat="micromessenger" in request.user_agent.string.lower(),
             open_url=url_for("wechat.login", next=next_url, _external=True),
             qr_url=url_for("wechat.login", next=next_url, mode="qr"),
         )

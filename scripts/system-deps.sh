@@ -1,10 +1,13 @@
 #!/bin/sh
-# Install the Debian packages the test suite drives for real: Chromium for
-# the browser tests, PostgreSQL for the database tests. Does nothing when
+# Install the Debian packages the test suite drives for real: Chromium (and
+# CJK and emoji fonts) for the browser tests, PostgreSQL for the database tests. Does nothing when
 # they are already there.
 set -eu
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+# Chinese text and emoji in the browser screenshots.
+[ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"

@@ -27,6 +27,7 @@ from flask_wechat_web.errors import error_for_errcode
         (40125, "sns/oauth2/access_token", InvalidCredentialError),
         (40001, "sns/oauth2/access_token", InvalidCredentialError),
         (40013, "sns/oauth2/refresh_token", InvalidCredentialError),
+        (40001, "sns/oauth2/refresh_token", TokenExpiredError),
         (42001, "sns/userinfo", TokenExpiredError),
         (40014, "sns/userinfo", TokenExpiredError),
         (40001, "sns/userinfo", TokenExpiredError),

@@ -225,5 +225,7 @@ def test_configure_points_an_app_at_the_server(fake: FakeWeChat, server: FakeWeC
     assert app.config["WECHAT_WEB_APPID"] == "wx" + "9" * 16, "kept"
     assert app.config["WECHAT_WEB_SECRET"] == fake.website_app.secret
     assert app.config["WECHAT_WEB_OPEN_BASE_URL"] == server.open_base_url
-    with pytest.raises(RuntimeError, match="serve"):
-        FakeWeChat().config()
+    in_process = FakeWeChat()
+    assert in_process.config()["WECHAT_WEB_API_BASE_URL"] == "http://api.fake-wechat.invalid"
+    with pytest.raises(RuntimeError, match="after WeChatWeb"):
+        in_process.configure(Flask(__name__))

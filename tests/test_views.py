@@ -288,3 +288,23 @@ def test_callback_url_setting_is_sent_to_wechat(fake_wechat: FakeWeChat) -> None
     )
     location = start_login(app.test_client())
     assert query_of(location)["redirect_uri"] == ["https://auth.example.com/wechat/authorized"]
+
+
+def test_in_process_fake_without_a_server() -> None:
+    fake = FakeWeChat()
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", **fake.config())
+    WeChatWeb(app)
+    fake.configure(app)
+    client = app.test_client()
+    response = client.get(callback_path(fake.approve(start_login(client))))
+    assert response.status_code == 302
+    assert fake.calls["access_token"] == 1 and fake.calls["userinfo"] == 1
+
+
+def test_user_handler_without_user_loader_is_explained(fake_wechat: FakeWeChat) -> None:
+    app, wechat = make_app(fake_wechat)
+    wechat.user_handler(lambda identity: object())
+    response, _ = log_in(app.test_client(), fake_wechat)
+    assert response.status_code == 502
+    assert "user_loader" in response.get_data(as_text=True)

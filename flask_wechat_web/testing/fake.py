@@ -50,6 +50,9 @@ FAULTS = frozenset(
     {"latency", "http_500", "http_503", "not_json", "errcode_-1", "drop", "truncated"}
 )
 LANGS = ("zh_CN", "zh_TW", "en")
+#: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
+IN_PROCESS_OPEN_URL = "http://open.fake-wechat.invalid"
+IN_PROCESS_API_URL = "http://api.fake-wechat.invalid"
 #: Where the fake serves its imitation of WeChat's ``wxLogin.js``.
 WXLOGIN_JS_PATH = "/connect/zh_CN/htmledition/js/wxLogin.js"
 
@@ -854,28 +857,43 @@ class FakeWeChat:
         return self.server
 
     def config(self) -> dict[str, str]:
-        """The ``WECHAT_WEB_*`` settings that point an app at :attr:`server`."""
-        if self.server is None:
-            raise RuntimeError("FakeWeChat.config() needs a running server: serve() first")
-        open_url = self.server.open_base_url
+        """The ``WECHAT_WEB_*`` settings that point an app at this fake.
+
+        At :attr:`server` when it is serving, else at made-up hosts that
+        :meth:`configure` answers in-process.
+        """
+        if self.server is not None:
+            open_url, api_url = self.server.open_base_url, self.server.api_base_url
+        else:
+            open_url, api_url = IN_PROCESS_OPEN_URL, IN_PROCESS_API_URL
         return {
             "WECHAT_WEB_APPID": self.website_app.appid,
             "WECHAT_WEB_SECRET": self.website_app.secret,
             "WECHAT_WEB_MP_APPID": self.mp_app.appid,
             "WECHAT_WEB_MP_SECRET": self.mp_app.secret,
             "WECHAT_WEB_OPEN_BASE_URL": open_url,
-            "WECHAT_WEB_API_BASE_URL": self.server.api_base_url,
+            "WECHAT_WEB_API_BASE_URL": api_url,
             "WECHAT_WEB_WXLOGIN_JS_URL": f"{open_url}{WXLOGIN_JS_PATH}",
         }
 
     def configure(self, app: Flask) -> None:
-        """Point a Flask app's base URLs at :attr:`server`.
+        """Point a Flask app's base URLs at this fake.
 
         Credentials the app already has are kept (a test may want an appid
-        the fake does not know); missing ones become the sample apps'.
+        the fake does not know); missing ones become the sample apps'. With
+        no server running, the app's calls to WeChat are answered
+        in-process: call this after ``WeChatWeb(app)`` then.
         """
         for key, value in self.config().items():
             if key.endswith("_URL"):
                 app.config[key] = value
             else:
                 app.config.setdefault(key, value)
+        if self.server is None:
+            state = app.extensions.get("wechat_web")
+            if state is None:
+                raise RuntimeError(
+                    "An in-process FakeWeChat can only be wired to an app that has "
+                    "WeChatWeb set up: call configure(app) after WeChatWeb(app)."
+                )
+            state.pool.mounts[f"{IN_PROCESS_API_URL}/"] = self.requests_adapter()

@@ -1,0 +1,133 @@
+"""Real servers and a real browser: the example site under a real HTTP server,
+driven by Playwright in Debian's Chromium (installed by ``make test``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+CHROMIUM = "/usr/bin/chromium"
+#: Flags that keep Chromium off the (closed) network and quiet, as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_START_DEADLINE = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + _START_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            requests.get(url, timeout=1).close()
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start in {_START_DEADLINE}s:\n{log.read_text()}")
+
+
+class Server:
+    """A process serving on loopback; stopped at teardown, its log kept."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(self.url + "/", self.process, log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._log_file.close()
+
+
+def start_example(tmp: Path, **settings: str) -> Server:
+    """The example site in sandbox mode under Werkzeug's threaded server."""
+    port = free_port()
+    env = {"WECHAT_WEB_SANDBOX": "1", "FLASK_DEBUG": "1", **settings}
+    argv = [sys.executable, "-m", "flask", "--app", "example", "run", "--port", str(port)]
+    argv += ["--no-reload", "--no-debugger"]
+    return Server(argv, env, port, tmp / f"example-{port}.log")
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    server = start_example(tmp_path_factory.mktemp("example"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def example_site_base_scope(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    server = start_example(
+        tmp_path_factory.mktemp("example-base"), WECHAT_WEB_MP_SCOPE="snsapi_base"
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> t.Iterator[t.Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> t.Callable[[t.Any, str], Path]:
+    """``screenshot(page, "step")`` saves ``<test>-<step>.png`` in the screenshot folder."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    test = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+
+    def take(page: t.Any, step: str) -> Path:
+        path = SCREENSHOTS / f"{test}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"Browser screenshots: {SCREENSHOTS}")
