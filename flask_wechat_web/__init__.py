@@ -18,7 +18,7 @@ from .errors import (
 from .extension import WeChatWeb
 from .identity import WeChatIdentity, WeChatUser
 from .signals import wechat_authorized, wechat_logged_out, wechat_login_failed
-from .storage import SessionStorage, TokenStorage
+from .storage import SessionStorage, SQLAlchemyStorage, TokenStorage
 
 __all__ = [
     "AccessDeniedError",
@@ -26,6 +26,7 @@ __all__ = [
     "InvalidCodeError",
     "InvalidCredentialError",
     "LoginRefusedError",
+    "SQLAlchemyStorage",
     "SessionStorage",
     "SnapshotUserError",
     "StateMismatchError",

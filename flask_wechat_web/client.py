@@ -276,8 +276,27 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
     """
 
     client_cls = WeChatOAuth2Session
+    #: Refreshes and stores the current user's token when WeChat rejects it.
+    refresh_rejected: t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]] | None = None
 
     def request(self, method: str, url: str, token: t.Any = None, **kwargs: t.Any) -> t.Any:
+        """Call WeChat; with the stored token, refresh it once if WeChat rejects it.
+
+        An access token can die before its ``expires_in`` (42001, 40014,
+        40001): the stored token is then refreshed, stored, and the call
+        retried once.
+        """
+        if token is not None or kwargs.get("withhold_token") or self.refresh_rejected is None:
+            return self._call(method, url, token, kwargs)
+        used = self._get_requested_token()
+        resp = self._call(method, url, used, kwargs)
+        if used is not None and _rejects_token(resp):
+            fresh = self.refresh_rejected(used)
+            self.token = fresh
+            resp = self._call(method, url, fresh, kwargs)
+        return resp
+
+    def _call(self, method: str, url: str, token: t.Any, kwargs: dict[str, t.Any]) -> t.Any:
         return call_wechat(
             lambda: super(WeChatRemoteApp, self).request(method, url, token=token, **kwargs),
             self.api_base_url,
@@ -293,6 +312,20 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         """GET an API path with ``params`` (no stored token) and check the body."""
         resp = self.request("GET", path, params=params, withhold_token=True)
         return parse_body(resp, path)
+
+
+_REJECTED_TOKEN_CODES = frozenset({42001, 40014, 40001})
+
+
+def _rejects_token(resp: requests.Response) -> bool:
+    """Whether WeChat answered that the access token is expired or invalid."""
+    if resp.status_code != 200 or b"errcode" not in resp.content[:64]:
+        return False
+    try:
+        errcode = json.loads(resp.content.decode("utf-8"), strict=False).get("errcode")
+    except (ValueError, AttributeError):
+        return False
+    return errcode in _REJECTED_TOKEN_CODES
 
 
 def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -26,9 +27,9 @@ from .client import (
     install_log_scrubber,
 )
 from .config import DEFAULTS, LANGUAGES, problems
-from .errors import ConfigurationError, WeChatAPIError
+from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
-from .storage import SessionStorage, TokenStorage, compact_token
+from .storage import SessionStorage, TokenStorage, compact_token, same_account
 from .views import create_blueprint, safe_next, site_root
 
 if t.TYPE_CHECKING:
@@ -199,8 +200,17 @@ class WeChatWeb:
 
     @property
     def token(self) -> dict[str, t.Any] | None:
-        """The current user's token dict, or ``None``."""
-        return self.storage.get()
+        """The current user's token dict, or ``None``.
+
+        An access token past its ``expires_at`` is refreshed first (and the
+        fresh token stored). A dead refresh token raises
+        :class:`TokenExpiredError` and drops the stored token: the user must
+        log in again.
+        """
+        token = self.storage.get()
+        if token is not None and is_expired(token):
+            token = get_state().refresh_stored(token)
+        return token
 
     def fetch_identity(
         self, token: t.Mapping[str, t.Any], lang: str | None = None
@@ -260,6 +270,7 @@ class WeChatWebState:
         self.registry.app = app
         self._lock = threading.Lock()
         self._warned_no_unionid: set[str] = set()
+        self._refresh_locks = [threading.Lock() for _ in range(32)]
 
     @property
     def config(self) -> t.Mapping[str, t.Any]:
@@ -283,7 +294,7 @@ class WeChatWebState:
         api = config["WECHAT_WEB_API_BASE_URL"].rstrip("/")
         timeout = config["WECHAT_WEB_TIMEOUT"]
         # Every parameter is passed, so Authlib fills none from WECHAT_* keys.
-        return t.cast(
+        remote = t.cast(
             WeChatRemoteApp,
             self.registry.register(
                 _REMOTE_NAMES[flow],
@@ -305,8 +316,12 @@ class WeChatWebState:
                     "pool": self.pool,
                     "default_timeout": (timeout, timeout),
                 },
+                fetch_token=lambda: self.extension.token,
+                update_token=functools.partial(self._store_refreshed, config[appid_key]),
             ),
         )
+        remote.refresh_rejected = self.refresh_stored
+        return remote
 
     def flow_for(self, mode: str | None, user_agent: str) -> str | None:
         """Which way a login goes: ``"qr"``, ``"mp"``, ``"phone"``, or ``None``.
@@ -425,6 +440,7 @@ class WeChatWebState:
         )
 
     def refresh(self, flow: str, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """A fresh token for ``token`` (``sns/oauth2/refresh_token``), stored if it was."""
         remote = self.remote(flow)
 
         def do_refresh() -> dict[str, t.Any]:
@@ -436,3 +452,37 @@ class WeChatWebState:
             return compact_token({**token, **fresh})
 
         return call_wechat(do_refresh, remote.api_base_url)
+
+    def _store_refreshed(self, appid: str, token: t.Mapping[str, t.Any], **_: t.Any) -> None:
+        """Authlib's ``update_token`` hook: keep a refreshed token in the storage."""
+        self.extension.storage.set(compact_token({**token, "appid": appid}), None)
+
+    def refresh_stored(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """Refresh the current user's stored ``token``, once however many ask at once.
+
+        Requests of one user that find the token expired (or rejected by
+        WeChat) queue on a lock; those after the first find the refreshed
+        token in the storage and use it. A refresh token WeChat no longer
+        accepts drops the stored token.
+        """
+        key = (token.get("appid"), token.get("openid"))
+        with self._refresh_locks[hash(key) % len(self._refresh_locks)]:
+            stored = self.extension.storage.get()
+            if (
+                stored is not None
+                and same_account(stored, token)
+                and stored.get("access_token") != token.get("access_token")
+                and not is_expired(stored)
+            ):
+                return stored
+            try:
+                return self.refresh(self.flow_of(token), token)
+            except TokenExpiredError:
+                self.extension.storage.delete()
+                raise
+
+
+def is_expired(token: t.Mapping[str, t.Any], leeway: int = 60) -> bool:
+    """Whether ``token``'s access token expires within ``leeway`` seconds."""
+    expires_at = token.get("expires_at")
+    return isinstance(expires_at, (int, float)) and expires_at - leeway < time.time()

@@ -2,15 +2,19 @@
 
 A storage is any object with the three methods of :class:`TokenStorage`; a
 site can plug in its own (Redis, a cache) without subclassing anything here.
+Tokens are plain dicts carrying their own key: ``appid`` and ``openid``.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from flask import session
+from flask import has_request_context, session
 
-from .identity import WeChatIdentity
+from .errors import ConfigurationError
+
+if t.TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
 
 #: The token fields worth keeping; WeChat's answer has nothing else useful.
 TOKEN_FIELDS = (
@@ -23,6 +27,9 @@ TOKEN_FIELDS = (
     "appid",
 )
 
+#: The session key naming the WeChat account (appid, openid) this browser logged in with.
+ACCOUNT_SESSION_KEY = "_wechat_web_account"
+
 
 class TokenStorage(t.Protocol):
     """The interface of a token storage."""
@@ -30,22 +37,31 @@ class TokenStorage(t.Protocol):
     def get(self) -> dict[str, t.Any] | None:
         """The current user's token, or ``None``."""
 
-    def set(self, token: t.Mapping[str, t.Any], identity: WeChatIdentity, user: t.Any) -> None:
-        """Keep ``token``, just obtained for ``identity`` and ``user``."""
+    def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
+        """Keep ``token``.
+
+        After a login ``user`` is the user just logged in. After a refresh it
+        is ``None``: replace the stored copy of this token (same ``appid`` and
+        ``openid``), if there is one.
+        """
 
     def delete(self) -> None:
         """Forget the current user's token (on logout, or when it is dead)."""
 
 
 def compact_token(token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The fields of ``token`` worth storing, with ``expires_at`` set."""
+    """The fields of ``token`` worth storing."""
     return {key: token[key] for key in TOKEN_FIELDS if token.get(key) is not None}
+
+
+def same_account(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
+    return (a.get("appid"), a.get("openid")) == (b.get("appid"), b.get("openid"))
 
 
 class SessionStorage:
     """Keeps the token in the Flask session (the default).
 
-    Stores only :data:`TOKEN_FIELDS` (about 300 bytes), so the session
+    Stores only :data:`TOKEN_FIELDS`, about 300 bytes, so the session
     cookie stays far below browsers' 4 KB limit.
     """
 
@@ -55,8 +71,102 @@ class SessionStorage:
         token = session.get(self.key)
         return dict(token) if isinstance(token, dict) else None
 
-    def set(self, token: t.Mapping[str, t.Any], identity: WeChatIdentity, user: t.Any) -> None:
-        session[self.key] = compact_token(token)
+    def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
+        if not has_request_context():
+            return  # a refresh outside a request: there is no session to update
+        stored = self.get()
+        if user is not None:
+            session[self.key] = compact_token(token)
+        elif stored is not None and same_account(stored, token):
+            session[self.key] = compact_token({**stored, **token})
 
     def delete(self) -> None:
         session.pop(self.key, None)
+
+
+class SQLAlchemyStorage:
+    """Keeps tokens in a Flask-SQLAlchemy model, one row per appid + openid.
+
+    The model combines :class:`WeChatAccountMixin` with a foreign key to the
+    site's user model and a relationship to it, named ``user`` (or
+    ``user_relationship``)::
+
+        class WeChatAccount(WeChatAccountMixin, db.Model):
+            user_id: Mapped[int] = mapped_column(db.ForeignKey(User.id))
+            user: Mapped[User] = relationship()
+
+        wechat = WeChatWeb(app, storage=SQLAlchemyStorage(db, WeChatAccount))
+
+    A row outlives logout (only its tokens are cleared): it is the link
+    between a WeChat identity and the site's user, which :meth:`find_user`
+    follows on the next login.
+    """
+
+    def __init__(
+        self, db: SQLAlchemy, model: type[t.Any], *, user_relationship: str = "user"
+    ) -> None:
+        self.db = db
+        self.model = model
+        self.user_relationship = user_relationship
+
+    def _row(self, appid: t.Any, openid: t.Any) -> t.Any:
+        query = self.db.select(self.model).filter_by(appid=appid, openid=openid)
+        return self.db.session.execute(
+            query.execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
+    def _current_row(self) -> t.Any:
+        account = session.get(ACCOUNT_SESSION_KEY)
+        if not (isinstance(account, list) and len(account) == 2):
+            return None
+        return self._row(*account)
+
+    def get(self) -> dict[str, t.Any] | None:
+        row = self._current_row()
+        if row is None or not row.access_token:
+            return None
+        return compact_token({key: getattr(row, key) for key in TOKEN_FIELDS})
+
+    def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
+        import sqlalchemy
+
+        row = self._row(token["appid"], token["openid"])
+        if row is None and user is None:
+            return
+        if row is None:
+            row = self.model(appid=token["appid"], openid=token["openid"])
+            self.db.session.add(row)
+        for key in TOKEN_FIELDS:
+            if key in token:
+                setattr(row, key, token[key])
+        if user is not None:
+            if sqlalchemy.inspect(user, raiseerr=False) is None:
+                self.db.session.rollback()
+                raise ConfigurationError(
+                    "SQLAlchemyStorage links tokens to the site's user model, but "
+                    f"the login returned a {type(user).__name__}. Register a "
+                    "@wechat.user_handler that returns your own users."
+                )
+            setattr(row, self.user_relationship, user)
+            session[ACCOUNT_SESSION_KEY] = [token["appid"], token["openid"]]
+        self.db.session.commit()
+
+    def delete(self) -> None:
+        row = self._current_row()
+        if row is not None:
+            row.access_token = row.refresh_token = row.expires_at = None
+            self.db.session.commit()
+        session.pop(ACCOUNT_SESSION_KEY, None)
+
+    def find_user(self, identity: t.Any) -> t.Any:
+        """The site's user linked to ``identity``, by its openid or else its unionid.
+
+        Through the unionid, a person who logged in through the website app
+        is found when they log in inside WeChat (another openid), and the
+        other way round.
+        """
+        row = self._row(identity.appid, identity.openid)
+        if row is None and identity.unionid:
+            query = self.db.select(self.model).filter_by(unionid=identity.unionid)
+            row = self.db.session.execute(query.limit(1)).scalar_one_or_none()
+        return None if row is None else getattr(row, self.user_relationship)

@@ -181,7 +181,7 @@ def _finish_login() -> Response:
     user = ext.user_for(identity)
     if user is None or not login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"]):
         raise LoginRefusedError()
-    ext.storage.set(token, identity, user)
+    ext.storage.set(token, user)
     pending.succeeded(state_value, taken.next)
     wechat_authorized.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import typing as t
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -153,3 +159,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if reporter:
             reporter.write_line(f"CI: {len(skipped)} skipped test(s) count as failures", red=True)
+
+
+def _postgres_bindir() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make test` (it installs it)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> t.Iterator[str]:
+    """A real PostgreSQL server on a free loopback port, for this test session."""
+    import psycopg
+
+    bindir = _postgres_bindir()
+    base = Path(tempfile.mkdtemp(prefix="wechat-web-pg-"))
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(base, "postgres")
+    data, port = base / "data", free_port()
+    run = functools.partial(subprocess.run, check=True, capture_output=True)
+    run(
+        [*as_postgres, bindir / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+    )
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [*as_postgres, bindir / "pg_ctl", "-D", data, "-l", base / "server.log"]
+    run([*pg_ctl, "-o", options, "-w", "-t", "30", "start"])
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE wechat_web")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/wechat_web"
+    finally:
+        run([*pg_ctl, "-m", "fast", "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
