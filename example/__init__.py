@@ -5,7 +5,9 @@ Run it with no WeChat account, against the built-in sandbox::
     WECHAT_WEB_SANDBOX=1 flask --app example run --debug
 
 With a real website app, set ``WECHAT_WEB_APPID``, ``WECHAT_WEB_SECRET`` and
-``SECRET_KEY`` in the environment instead.
+``SECRET_KEY`` in the environment instead. Users live in SQLite
+(``instance/example.db``) unless ``DATABASE_URL`` names a PostgreSQL
+database (then run ``flask --app example init-db`` once).
 """
 
 from __future__ import annotations
@@ -14,25 +16,57 @@ import json
 import os
 import typing as t
 
-from flask import Flask, render_template
+import click
+from flask import Flask, jsonify, render_template
 from flask_login import current_user, login_required
 
-from flask_wechat_web import WeChatWeb
+from flask_wechat_web import SQLAlchemyStorage, TokenExpiredError, WeChatIdentity, WeChatWeb
 
-wechat = WeChatWeb()
+from .models import User, WeChatAccount, db
+
+storage = SQLAlchemyStorage(db, WeChatAccount)
+wechat = WeChatWeb(storage=storage)
+
+
+@wechat.user_handler
+def user_for(identity: WeChatIdentity) -> User:
+    """The site's user for a WeChat login: linked, found again, or new."""
+    if current_user.is_authenticated:
+        # Someone already logged in adds a WeChat account to their user.
+        return t.cast(User, current_user._get_current_object())
+    user = storage.find_user(identity)  # by openid, else by unionid
+    if user is None:
+        # Reading the profile only here: returning users log in with one call.
+        user = User(
+            nickname=identity.nickname,
+            headimgurl=identity.headimgurl,
+            unionid=identity.unionid,
+        )
+        db.session.add(user)
+        db.session.commit()
+    return t.cast(User, user)
 
 
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     """Build the example app; ``config`` overrides the environment (for tests)."""
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "dev only: change me")
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_url()
     app.config.update(_settings_from_env())
     app.config.update(config or {})
 
+    db.init_app(app)
     wechat.init_app(app)
-    # Flask-Login would flash "Please log in to access this page." and show it
-    # after the user is back from WeChat, already logged in.
-    app.login_manager.login_message = None
+    app.login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            db.create_all()
+
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create the tables (SQLite databases get them on start)."""
+        db.create_all()
+        click.echo("Tables created.")
 
     @app.template_filter("initials")
     def initials(name: str | None) -> str:
@@ -50,7 +84,26 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def account() -> str:
         return render_template("account.html", user=current_user)
 
+    @app.route("/api/wechat-profile")
+    @login_required
+    def wechat_profile() -> t.Any:
+        """The user's WeChat profile, fetched now with their stored token."""
+        try:
+            response = wechat.remote.get("sns/userinfo", params={"lang": "zh_CN"})
+        except TokenExpiredError as error:
+            return jsonify(error=str(error)), 401
+        return jsonify(response.json())
+
     return app
+
+
+def _database_url() -> str:
+    """``DATABASE_URL`` (PostgreSQL with psycopg 3), else a SQLite file in ``instance/``."""
+    url = os.environ.get("DATABASE_URL", "sqlite:///example.db")
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
 
 
 def _settings_from_env() -> dict[str, t.Any]:

@@ -50,6 +50,8 @@ FAULTS = frozenset(
     {"latency", "http_500", "http_503", "not_json", "errcode_-1", "drop", "truncated"}
 )
 LANGS = ("zh_CN", "zh_TW", "en")
+#: With auto-approve on, the cookie naming who approves (see ``_user_for_cookie``).
+USER_COOKIE = "fake_wechat_user"
 #: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
 IN_PROCESS_OPEN_URL = "http://open.fake-wechat.invalid"
 IN_PROCESS_API_URL = "http://api.fake-wechat.invalid"
@@ -814,7 +816,8 @@ class FakeWeChat:
                 return self._page("sandbox_error.html", 400, title="unknown user")
             return self._redirect(auth, self._approved_url(auth, user))
         if self.auto_approve:
-            return self._redirect(auth, self._approved_url(auth, self.user))
+            user = self._user_for_cookie(request.cookies.get(USER_COOKIE)) or self.user
+            return self._redirect(auth, self._approved_url(auth, user))
         return self._page(
             "sandbox_consent.html",
             200,
@@ -828,6 +831,21 @@ class FakeWeChat:
             qr=_qr_path(f"{auth.app.appid}\0{auth.redirect_uri}\0{auth.state}"),
             users=[(user, _initials(user.nickname)) for user in self.users],
         )
+
+    def _user_for_cookie(self, key: str | None) -> FakeUser | None:
+        """The user a ``fake_wechat_user`` cookie names, made up on first use.
+
+        Lets a load test log many browsers in as many different people.
+        """
+        if not key or len(key) > 32 or not key.replace("-", "").replace("_", "").isalnum():
+            return None
+        with self._lock:
+            for user in self.users:
+                if user.key == key:
+                    return user
+            user = FakeUser(key, f"用户 {key}")
+            self.users.append(user)
+            return user
 
     def _denied(self, auth: _Authorization) -> Response:
         if not self.deny_redirect:

@@ -42,9 +42,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
         try:
-            requests.get(url, timeout=1).close()
+            requests.get(url, timeout=5).close()
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"server at {url} did not start in {_START_DEADLINE}s:\n{log.read_text()}")
 
@@ -82,7 +82,12 @@ class Server:
 def start_example(tmp: Path, **settings: str) -> Server:
     """The example site in sandbox mode under Werkzeug's threaded server."""
     port = free_port()
-    env = {"WECHAT_WEB_SANDBOX": "1", "FLASK_DEBUG": "1", **settings}
+    env = {
+        "WECHAT_WEB_SANDBOX": "1",
+        "FLASK_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp}/example.db",
+    }
+    env.update(settings)
     argv = [sys.executable, "-m", "flask", "--app", "example", "run", "--port", str(port)]
     argv += ["--no-reload", "--no-debugger"]
     return Server(argv, env, port, tmp / f"example-{port}.log")
