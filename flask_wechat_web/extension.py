@@ -30,7 +30,7 @@ from .config import DEFAULTS, LANGUAGES, problems
 from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
-from .views import create_blueprint, safe_next, site_root
+from .views import create_blueprint, in_wechat_browser, safe_next, site_root
 
 if t.TYPE_CHECKING:
     from .testing.fake import FakeWeChat
@@ -164,17 +164,15 @@ class WeChatWeb:
     def user_for(self, identity: WeChatIdentity) -> t.Any:
         """The user to log in for ``identity``, from the handler or built in."""
         if self._user_handler is not None:
-            user = self._user_handler(identity)
             manager = getattr(current_app, "login_manager", None)
-            loader = getattr(manager, "_user_callback", None)
-            if user is not None and loader == self._load_builtin_user:
+            if getattr(manager, "_user_callback", None) == self._load_builtin_user:
                 raise ConfigurationError(
                     "A @wechat.user_handler is registered but Flask-Login has no "
                     "user_loader for the site's users, so the user would be "
                     "logged out on the next request. Register "
                     "@login_manager.user_loader."
                 )
-            return user
+            return self._user_handler(identity)
         user = WeChatUser(identity)
         session[self.USER_SESSION_KEY] = identity.to_dict()
         return user
@@ -336,10 +334,9 @@ class WeChatWebState:
             return "mp" if self.has_mp() else None
         if mode == "qr":
             return "qr"
-        ua = user_agent.lower()
-        if self.has_mp() and "micromessenger" in ua and "wxwork" not in ua:
+        if self.has_mp() and in_wechat_browser(user_agent):
             return "mp"
-        return "phone" if _PHONE.search(ua) else "qr"
+        return "phone" if _PHONE.search(user_agent.lower()) else "qr"
 
     def flow_of(self, token: t.Mapping[str, t.Any]) -> str:
         """Which app issued ``token``: the Official Account if its appid says so."""
@@ -398,7 +395,7 @@ class WeChatWebState:
         logger.warning(
             "WeChat logins through the %s %s come without a unionid: the app is "
             "not bound to an Open Platform account (open.weixin.qq.com > 管理中心 > "
-            "绑定). Users are then known only by openid, which differs in each "
+            "公众帐号 > 绑定). Users are then known only by openid, which differs in each "
             "app, so a person who logs in both on the website and inside WeChat "
             "becomes two users. Bind both apps to one Open Platform account.",
             which,

@@ -73,6 +73,12 @@ def safe_next(value: str | None) -> str | None:
     return value
 
 
+def in_wechat_browser(user_agent: str) -> bool:
+    """WeChat's own browser; not WeCom's (``wxwork``), which also says MicroMessenger."""
+    ua = user_agent.lower()
+    return "micromessenger" in ua and "wxwork" not in ua
+
+
 def site_root() -> str:
     """The site's root path, where a login goes when it has no usable ``next``."""
     return f"{request.script_root}/"
@@ -122,7 +128,8 @@ def login() -> Response:
     if flow == "phone":
         return _page(
             "wechat/phone.html",
-            in_wechat="micromessenger" in request.user_agent.string.lower(),
+            in_wechat=in_wechat_browser(request.user_agent.string),
+            has_mp=state.has_mp(),
             open_url=url_for("wechat.login", next=next_url, _external=True),
             qr_url=url_for("wechat.login", next=next_url, mode="qr"),
         )

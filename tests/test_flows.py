@@ -89,11 +89,21 @@ def test_phone_outside_wechat_gets_the_choice_page(client: FlaskClient, ua: str)
     response = client.get("/wechat/login?next=/account", headers={"User-Agent": ua})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert "Copy link" in body
+    assert "Continue in WeChat" in body and "Copy link" in body
     assert 'value="http://localhost/wechat/login?next=/account"' in body
     assert "mode=qr" in body
     qr = client.get("/wechat/login?next=/account&mode=qr", headers={"User-Agent": ua})
     assert path_of(qr.location).endswith("/connect/qrconnect")
+
+
+@pytest.mark.parametrize("ua", [ANDROID_CHROME_UA, MICROMESSENGER_UA])
+def test_phone_without_an_official_account_is_sent_to_a_computer(
+    fake_wechat: FakeWeChat, ua: str
+) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_MP_APPID=None, WECHAT_WEB_MP_SECRET=None)
+    response = app.test_client().get("/wechat/login", headers={"User-Agent": ua})
+    body = response.get_data(as_text=True)
+    assert "Log in on a computer" in body and "Continue in WeChat" not in body
 
 
 def test_official_account_login_uses_its_own_credentials(

@@ -261,6 +261,7 @@ def test_user_handler_maps_and_refuses(fake_wechat: FakeWeChat) -> None:
         seen.append(identity)
         return None
 
+    app.login_manager.user_loader(lambda user_id: None)
     client = app.test_client()
     response, _ = log_in(client, fake_wechat)
     assert response.status_code == 403
@@ -304,7 +305,9 @@ def test_in_process_fake_without_a_server() -> None:
 
 def test_user_handler_without_user_loader_is_explained(fake_wechat: FakeWeChat) -> None:
     app, wechat = make_app(fake_wechat)
-    wechat.user_handler(lambda identity: object())
+    called: list[object] = []
+    wechat.user_handler(called.append)
     response, _ = log_in(app.test_client(), fake_wechat)
     assert response.status_code == 502
     assert "user_loader" in response.get_data(as_text=True)
+    assert called == []  # found before the handler could create anything

@@ -50,6 +50,8 @@ FAULTS = frozenset(
     {"latency", "http_500", "http_503", "not_json", "errcode_-1", "drop", "truncated"}
 )
 LANGS = ("zh_CN", "zh_TW", "en")
+#: Not WeChat's: the request counters as JSON, for a fake in another process.
+CALLS_PATH = "/_fake/calls"
 #: With auto-approve on, the cookie naming who approves (see ``_user_for_cookie``).
 USER_COOKIE = "fake_wechat_user"
 #: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
@@ -103,6 +105,7 @@ _URLS = Map(
         Rule("/sns/oauth2/refresh_token", endpoint="refresh_token"),
         Rule("/sns/userinfo", endpoint="userinfo"),
         Rule("/sns/auth", endpoint="auth"),
+        Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -578,6 +581,10 @@ class FakeWeChat:
             response = Response(text, exc.code, content_type="text/plain")
             return response(environ, start_response)
         endpoint = str(endpoint)
+        if endpoint == "calls":
+            with self._lock:
+                counts = json.dumps(dict(self.calls))
+            return Response(counts, content_type="application/json")(environ, start_response)
         with self._lock:
             self.calls[endpoint] += 1
             fault = self._take_fault(endpoint)
