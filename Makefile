@@ -22,8 +22,8 @@ system-deps:
 	sh scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check flask_wechat_web tests example
-	$(BIN)/ruff format --check flask_wechat_web tests example
+	$(BIN)/ruff check flask_wechat_web tests example benchmarks
+	$(BIN)/ruff format --check flask_wechat_web tests example benchmarks
 	$(BIN)/mypy --strict flask_wechat_web
 
 docs: $(STAMP)

@@ -82,6 +82,7 @@ class ConnectionPool:
         self.mounts: dict[str, BaseAdapter] = {}
         self._pid = 0
         self._adapter: _SharedAdapter | None = None
+        self._environment: dict[str, dict[str, t.Any]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -97,16 +98,31 @@ class ConnectionPool:
                     self._adapter = _SharedAdapter(
                         pool_connections=4, pool_maxsize=self.maxsize, max_retries=retry
                     )
+                    self._environment = {}
                     self._pid = pid
                 adapter = self._adapter
         return adapter
 
-    def mount_into(self, session: requests.Session) -> None:
+    def mount_into(self, session: requests.Session, url: str) -> None:
+        """Give ``session`` the pool, and the environment's proxy and CA settings.
+
+        requests reads ``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``
+        and the like on every call, scanning ``os.environ``; they are read
+        once per process and URL here instead.
+        """
         adapter = self.adapter
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         for prefix, extra in self.mounts.items():
             session.mount(prefix, extra)
+        if url not in self._environment:
+            with requests.Session() as probe:
+                merged = probe.merge_environment_settings(url, {}, None, None, None)
+            self._environment[url] = dict(merged)
+        settings = self._environment[url]
+        session.trust_env = False
+        session.proxies.update(settings["proxies"])
+        session.verify = settings["verify"]
 
     def close(self) -> None:
         if self._adapter is not None:
@@ -189,9 +205,10 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
     def __init__(self, *args: t.Any, pool: ConnectionPool | None = None, **kwargs: t.Any):
         kwargs.setdefault("token_endpoint_auth_method", "wechat_query")
         kwargs.setdefault("token_placement", "uri")
+        url = kwargs.get("token_endpoint") or ""
         super().__init__(*args, **kwargs)
         if pool is not None:
-            pool.mount_into(self)
+            pool.mount_into(self, url)
         self.hooks["response"].append(_decode_as_utf8)
         self.register_client_auth_method(("wechat_query", _wechat_query_auth))
         self.register_compliance_hook("access_token_response", _checked_token_response(TOKEN_PATH))

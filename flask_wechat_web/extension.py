@@ -11,10 +11,10 @@ import typing as t
 from urllib.parse import quote
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, session, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import LoginManager
 
-from . import pending
+from . import _session, pending
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -142,7 +142,7 @@ class WeChatWeb:
 
     def _load_builtin_user(self, user_id: str) -> WeChatUser | None:
         """Flask-Login's loader for the built-in user, read back from the session."""
-        data = session.get(self.USER_SESSION_KEY)
+        data = _session.load(self.USER_SESSION_KEY)
         if not isinstance(data, dict):
             return None
         try:
@@ -174,7 +174,7 @@ class WeChatWeb:
                 )
             return self._user_handler(identity)
         user = WeChatUser(identity)
-        session[self.USER_SESSION_KEY] = identity.to_dict()
+        _session.save(self.USER_SESSION_KEY, identity.to_dict())
         return user
 
     def login_url(self, next: str | None = None) -> str:

@@ -19,8 +19,7 @@ import string
 import typing as t
 from dataclasses import dataclass
 
-from flask import session
-
+from . import _session
 from .errors import StateMismatchError
 
 SESSION_KEY = "_wechat_web_logins"
@@ -34,7 +33,8 @@ _USED_MEMORY = 5
 _EVICTED_MEMORY = 20
 
 _ALPHABET = string.ascii_letters + string.digits
-_STATE_LENGTH = 32  # 32 x log2(62) = 190 bits
+_STATE_LENGTH = 32  # base-62 digits: about 190 bits
+_STATE_BYTES = 32  # 256 random bits, so the digits are uniform to within 2**-65
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,13 @@ class Replay:
 
 
 def new_state() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(_STATE_LENGTH))
+    """32 characters of ``[A-Za-z0-9]`` from one read of the OS's randomness."""
+    number = int.from_bytes(secrets.token_bytes(_STATE_BYTES), "big")
+    chars = []
+    for _ in range(_STATE_LENGTH):
+        number, digit = divmod(number, 62)
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 def _fingerprint(value: str) -> str:
@@ -65,14 +71,14 @@ def _fingerprint(value: str) -> str:
 
 
 def _load() -> dict[str, list[t.Any]]:
-    data = session.get(SESSION_KEY)
+    data = _session.load(SESSION_KEY)
     if not isinstance(data, dict):
         return {"p": [], "u": [], "e": []}
     return {key: list(data.get(key) or []) for key in ("p", "u", "e")}
 
 
 def _save(data: dict[str, list[t.Any]]) -> None:
-    session[SESSION_KEY] = data
+    _session.save(SESSION_KEY, data)
 
 
 def add(

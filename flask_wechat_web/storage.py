@@ -11,6 +11,7 @@ import typing as t
 
 from flask import has_request_context, session
 
+from . import _session
 from .errors import ConfigurationError
 
 if t.TYPE_CHECKING:
@@ -68,17 +69,17 @@ class SessionStorage:
     key = "_wechat_web_token"
 
     def get(self) -> dict[str, t.Any] | None:
-        token = session.get(self.key)
-        return dict(token) if isinstance(token, dict) else None
+        token = _session.load(self.key)
+        return token if isinstance(token, dict) else None
 
     def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
         if not has_request_context():
             return  # a refresh outside a request: there is no session to update
         stored = self.get()
         if user is not None:
-            session[self.key] = compact_token(token)
+            _session.save(self.key, compact_token(token))
         elif stored is not None and same_account(stored, token):
-            session[self.key] = compact_token({**stored, **token})
+            _session.save(self.key, compact_token({**stored, **token}))
 
     def delete(self) -> None:
         session.pop(self.key, None)
@@ -116,7 +117,7 @@ class SQLAlchemyStorage:
         ).scalar_one_or_none()
 
     def _current_row(self) -> t.Any:
-        account = session.get(ACCOUNT_SESSION_KEY)
+        account = _session.load(ACCOUNT_SESSION_KEY)
         if not (isinstance(account, list) and len(account) == 2):
             return None
         return self._row(*account)
@@ -148,7 +149,7 @@ class SQLAlchemyStorage:
                     "@wechat.user_handler that returns your own users."
                 )
             setattr(row, self.user_relationship, user)
-            session[ACCOUNT_SESSION_KEY] = [token["appid"], token["openid"]]
+            _session.save(ACCOUNT_SESSION_KEY, [token["appid"], token["openid"]])
         self.db.session.commit()
 
     def delete(self) -> None:

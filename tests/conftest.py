@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import socket
@@ -101,6 +102,12 @@ def log_in(client: FlaskClient, fake: FakeWeChat, **query: str) -> tuple[TestRes
     """A whole login through ``fake``: the callback's response and its URL."""
     callback = callback_path(fake.approve(start_login(client, **query)))
     return client.get(callback), callback
+
+
+def stored_token(client: FlaskClient) -> dict[str, t.Any]:
+    """The token ``SessionStorage`` keeps in the client's session."""
+    with client.session_transaction() as session:
+        return t.cast(dict[str, t.Any], json.loads(session["_wechat_web_token"]))
 
 
 def query_of(url: str) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from flask_wechat_web import InvalidCredentialError, TokenExpiredError, WeChatWe
 from flask_wechat_web.client import ConnectionPool, WeChatOAuth2Session, WeChatRemoteApp
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA, log_in
+from .conftest import MICROMESSENGER_UA, log_in, stored_token
 
 
 def test_remote_is_an_authlib_app_registered_as_wechat(app: Flask, wechat: WeChatWeb) -> None:
@@ -72,8 +72,7 @@ def test_bodies_are_utf8_whatever_the_content_type(
     emoji_user = next(u for u in fake_wechat.users if "😀" in u.nickname)
     fake_wechat.user = emoji_user
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        token = session["_wechat_web_token"]
+    token = stored_token(client)
     with app.test_request_context():
         response = wechat.remote.get("sns/userinfo", token=token, params={"lang": "zh_CN"})
         assert response.headers["Content-Type"] == "text/plain"
@@ -85,8 +84,7 @@ def test_fetch_identity_check_and_refresh(
     app: Flask, client: FlaskClient, wechat: WeChatWeb, fake_wechat: FakeWeChat
 ) -> None:
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        token = session["_wechat_web_token"]
+    token = stored_token(client)
     with app.test_request_context():
         identity = wechat.fetch_identity(token, lang="en")
         assert identity.nickname == fake_wechat.user.nickname
@@ -110,8 +108,7 @@ def test_fetch_identity_check_and_refresh(
 def test_refresh_sends_no_secret(app: Flask, wechat: WeChatWeb, fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        token = session["_wechat_web_token"]
+    token = stored_token(client)
     sent: list[str] = []
 
     def record(response: object, *args: object, **kwargs: object) -> None:
@@ -185,5 +182,4 @@ def test_in_wechat_browser_uses_the_official_account(
     response, _ = log_in(client, fake_wechat, ua=MICROMESSENGER_UA)
     assert response.status_code == 302
     assert fake_wechat.calls["authorize"] == 1
-    with client.session_transaction() as session:
-        assert session["_wechat_web_token"]["appid"] == app.config["WECHAT_WEB_MP_APPID"]
+    assert stored_token(client)["appid"] == app.config["WECHAT_WEB_MP_APPID"]

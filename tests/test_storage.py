@@ -23,7 +23,7 @@ from flask_wechat_web import (
 from flask_wechat_web.sqla import WeChatAccountMixin
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA, log_in, make_app
+from .conftest import MICROMESSENGER_UA, log_in, make_app, stored_token
 
 
 class Base(DeclarativeBase):
@@ -158,8 +158,7 @@ def test_session_storage_keeps_a_small_token(
     with app.test_request_context():
         assert wechat.token is None
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        token = session["_wechat_web_token"]
+    token = stored_token(client)
     assert set(token) == {
         "access_token",
         "refresh_token",

@@ -1,0 +1,373 @@
+"""Login speed: Flask-WeChat-Web against plain Authlib, over TLS, with real RTTs.
+
+``make bench`` (or ``python -m benchmarks.login``) runs, in one process tree:
+the fake WeChat over HTTPS (a trustme CA, verified), a proxy that adds the
+chosen round-trip time, and three sites in processes of their own
+(``benchmarks/sites.py``): ``baseline`` (plain Authlib), ``ours``
+(Flask-WeChat-Web with its built-in user: token + userinfo) and
+``returning`` (a handler that finds the user by unionid: token only).
+Rounds are interleaved, warm-up logins dropped. Prints a table and writes
+``benchmarks/results/login.json`` and ``login.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+import trustme
+
+from . import overhead
+from .rtt_proxy import RTTProxy
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SITES = ("baseline", "ours", "returning")
+PATHS = {
+    "baseline": ("/login", "/authorized"),
+    "ours": ("/wechat/login", "/wechat/authorized"),
+    "returning": ("/wechat/login", "/wechat/authorized"),
+}
+_CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Site:
+    """One site process, served by cheroot on a free loopback port."""
+
+    def __init__(self, name: str, settings: dict[str, str], ca: Path) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "BENCH_SETTINGS": json.dumps(settings), "REQUESTS_CA_BUNDLE": str(ca)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"site {name} did not start")
+
+    def cpu_seconds(self) -> float:
+        """CPU of the whole site process (user + system), from ``/proc``."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICK
+
+    def request_cpu_seconds(self) -> float:
+        """CPU of the threads serving requests, while they served them."""
+        return float(requests.get(f"{self.url}/_bench/cpu", timeout=5).text)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+class Browser:
+    """A client with its own cookie jar, logging in again and again."""
+
+    def __init__(self, site: Site, ca: Path) -> None:
+        self.site, self.session = site, requests.Session()
+        self.session.verify = str(ca)
+        self.session.trust_env = False
+
+    def login(self) -> float:
+        """One login; the callback's latency in seconds."""
+        login_path, callback_path = PATHS[self.site.name]
+        start = self.session.get(self.site.url + login_path, allow_redirects=False)
+        authorize = self.session.get(start.headers["Location"], allow_redirects=False)
+        callback = authorize.headers["Location"]
+        assert urlsplit(callback).path == callback_path, callback
+        began = time.perf_counter()
+        done = self.session.get(callback, allow_redirects=False)
+        elapsed = time.perf_counter() - began
+        if done.status_code != 302:
+            raise RuntimeError(f"{self.site.name}: callback answered {done.status_code}")
+        return elapsed
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    logins: int = 0
+    cpu: float = 0.0
+    request_cpu: float = 0.0
+    connections: int = 0
+    client_hellos: int = 0
+    calls: int = 0
+
+
+def _fake_calls(fake_url: str, ca: Path) -> int:
+    counts = requests.get(f"{fake_url}/_fake/calls", verify=str(ca), timeout=5).json()
+    return int(counts.get("access_token", 0)) + int(counts.get("userinfo", 0))
+
+
+def _batch(
+    site: Site, browsers: list[Browser], per_browser: int, proxy: RTTProxy, fake: str, ca: Path
+) -> Tally:
+    """Logins from ``browsers`` at once; what they cost, seen from every side."""
+    cpu, conns, hellos = site.cpu_seconds(), proxy.connections, proxy.client_hellos
+    request_cpu = site.request_cpu_seconds()
+    calls = _fake_calls(fake, ca)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        runs = pool.map(lambda b: [b.login() for _ in range(per_browser)], browsers)
+        latencies = [latency for run in runs for latency in run]
+    seconds = time.perf_counter() - began
+    return Tally(
+        latencies=latencies,
+        seconds=seconds,
+        logins=len(latencies),
+        cpu=site.cpu_seconds() - cpu,
+        request_cpu=site.request_cpu_seconds() - request_cpu,
+        connections=proxy.connections - conns,
+        client_hellos=proxy.client_hellos - hellos,
+        calls=_fake_calls(fake, ca) - calls,
+    )
+
+
+def _merge(tallies: list[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total.latencies += tally.latencies
+        for name in (
+            "seconds",
+            "logins",
+            "cpu",
+            "request_cpu",
+            "connections",
+            "client_hellos",
+            "calls",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(tally, name))
+    return total
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run_rtt(
+    rtt: float, logins: int, concurrency: int, config: dict[str, str], ca: Path
+) -> dict[str, dict[str, float]]:
+    api_port = urlsplit(config["WECHAT_WEB_API_BASE_URL"]).port
+    assert api_port is not None
+    proxy = RTTProxy(("127.0.0.1", api_port), rtt)
+    settings = {**config, "WECHAT_WEB_API_BASE_URL": f"https://127.0.0.1:{proxy.port}"}
+    fake = config["WECHAT_WEB_OPEN_BASE_URL"]
+    sites = {name: Site(name, settings, ca) for name in SITES}
+    try:
+        browsers = {name: Browser(site, ca) for name, site in sites.items()}
+        for name in SITES:  # warm up: first connections, first user, imports
+            for _ in range(3):
+                browsers[name].login()
+        rounds = 4
+        sequential: dict[str, list[Tally]] = {name: [] for name in SITES}
+        for _ in range(rounds):
+            for name in SITES:
+                tally = _batch(sites[name], [browsers[name]], logins // rounds, proxy, fake, ca)
+                sequential[name].append(tally)
+        concurrent = {}
+        for name in SITES:
+            crowd = [Browser(sites[name], ca) for _ in range(concurrency)]
+            for browser in crowd:
+                browser.login()
+            concurrent[name] = _batch(
+                sites[name], crowd, max(2, logins // concurrency), proxy, fake, ca
+            )
+            for browser in crowd:
+                browser.close()
+        for browser in browsers.values():
+            browser.close()
+    finally:
+        for site in sites.values():
+            site.stop()
+        proxy.stop()
+    results = {}
+    for name in SITES:
+        seq = _merge(sequential[name])
+        median = statistics.median(seq.latencies)
+        results[name] = {
+            "rtt_ms": rtt * 1000,
+            "logins": seq.logins,
+            "logins_per_s": seq.logins / seq.seconds,
+            "logins_per_s_concurrent": concurrent[name].logins / concurrent[name].seconds,
+            "median_ms": median * 1000,
+            "p99_ms": _percentile(seq.latencies, 0.99) * 1000,
+            "cpu_ms_per_login": seq.cpu / seq.logins * 1000,
+            "request_cpu_ms_per_login": seq.request_cpu / seq.logins * 1000,
+            "new_connections_per_login": seq.connections / seq.logins,
+            "tls_handshakes_per_login": seq.client_hellos / seq.logins,
+            "calls_per_login": seq.calls / seq.logins,
+        }
+    return results
+
+
+def _ratios(results: dict[str, dict[str, float]]) -> None:
+    """Add each figure's ratio to the baseline and to the physical limit."""
+    base = results["baseline"]
+    for row in results.values():
+        rtt = row["rtt_ms"]
+        row["median_vs_2rtt"] = row["median_ms"] / (2 * rtt) if rtt else float("nan")
+        row["median_vs_1rtt"] = row["median_ms"] / rtt if rtt else float("nan")
+        row["speedup_vs_baseline"] = base["median_ms"] / row["median_ms"]
+        row["cpu_vs_baseline"] = row["cpu_ms_per_login"] / base["cpu_ms_per_login"]
+        row["request_cpu_vs_baseline"] = (
+            row["request_cpu_ms_per_login"] / base["request_cpu_ms_per_login"]
+        )
+        row["logins_per_s_vs_baseline"] = row["logins_per_s"] / base["logins_per_s"]
+        row["concurrent_vs_baseline"] = (
+            row["logins_per_s_concurrent"] / base["logins_per_s_concurrent"]
+        )
+
+
+COLUMNS = [
+    ("site", "{}"),
+    ("RTT ms", "{:.0f}"),
+    ("login/s", "{:.1f}"),
+    ("x base", "{:.2f}"),
+    ("login/s 8c", "{:.1f}"),
+    ("x base", "{:.2f}"),
+    ("median ms", "{:.1f}"),
+    ("p99 ms", "{:.1f}"),
+    ("x 2RTT", "{:.2f}"),
+    ("x 1RTT", "{:.2f}"),
+    ("faster", "{:.2f}x"),
+    ("CPU ms", "{:.2f}"),
+    ("CPU x base", "{:.2f}"),
+    ("req CPU ms", "{:.2f}"),
+    ("x base", "{:.2f}"),
+    ("conn/login", "{:.2f}"),
+    ("TLS/login", "{:.2f}"),
+    ("calls/login", "{:.2f}"),
+]
+KEYS = [
+    "rtt_ms",
+    "logins_per_s",
+    "logins_per_s_vs_baseline",
+    "logins_per_s_concurrent",
+    "concurrent_vs_baseline",
+    "median_ms",
+    "p99_ms",
+    "median_vs_2rtt",
+    "median_vs_1rtt",
+    "speedup_vs_baseline",
+    "cpu_ms_per_login",
+    "cpu_vs_baseline",
+    "request_cpu_ms_per_login",
+    "request_cpu_vs_baseline",
+    "new_connections_per_login",
+    "tls_handshakes_per_login",
+    "calls_per_login",
+]
+
+
+def table(runs: list[dict[str, dict[str, float]]]) -> str:
+    rows = [[title for title, _ in COLUMNS]]
+    for results in runs:
+        for name, row in results.items():
+            cells = [name] + [COLUMNS[i + 1][1].format(row[key]) for i, key in enumerate(KEYS)]
+            rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def plot(runs: list[dict[str, dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    rtts = [results["ours"]["rtt_ms"] for results in runs]
+    for name, style in (("baseline", "o-"), ("ours", "s-"), ("returning", "^-")):
+        ax.plot(rtts, [r[name]["median_ms"] for r in runs], style, label=name)
+    ax.plot(rtts, [2 * rtt for rtt in rtts], "k--", linewidth=1, label="limit: 2 RTT")
+    ax.plot(rtts, list(rtts), "k:", linewidth=1, label="1 RTT")
+    ax.set_xlabel("round-trip time to WeChat (ms)")
+    ax.set_ylabel("median callback latency (ms)")
+    ax.set_title("WeChat login callback over TLS")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.login", description=__doc__)
+    parser.add_argument("--long", action="store_true", help="also run at RTT 100 ms")
+    parser.add_argument("--logins", type=int, default=120, help="sequential logins per site")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    rtts = [0.0, 0.030] + ([0.100] if args.long else [])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        ca_file, cert_file = Path(tmp) / "ca.pem", Path(tmp) / "cert.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert fake.stdout is not None
+            config = json.loads(fake.stdout.readline())
+            runs = []
+            for rtt in rtts:
+                results = run_rtt(rtt, args.logins, args.concurrency, config, ca_file)
+                _ratios(results)
+                runs.append(results)
+                print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
+        finally:
+            fake.terminate()
+            fake.wait(10)
+            if fake.stdout:
+                fake.stdout.close()
+    cost = overhead.measure()
+    print(table(runs))
+    print()
+    print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
+    print(
+        f"with the extension vs the same app with Flask-Login only: "
+        f"{cost['extension_vs_flask_login']:.3f}x; vs plain Flask: "
+        f"{cost['extension_vs_plain_flask']:.3f}x"
+    )
+    report = {"runs": runs, "outside_blueprint": cost}
+    (RESULTS / "login.json").write_text(json.dumps(report, indent=2, allow_nan=True))
+    plot(runs, RESULTS / "login.png")
+    print(f"\nWrote {RESULTS / 'login.json'} and {RESULTS / 'login.png'}")
+
+
+if __name__ == "__main__":
+    main()
