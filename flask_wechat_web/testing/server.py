@@ -26,6 +26,9 @@ __all__ = ["FakeWeChatServer"]
 logger = logging.getLogger(__name__)
 
 _START_DEADLINE = 10.0
+#: Seconds an idle keep-alive connection stays open: nginx's default, as API
+#: front ends commonly keep it (cheroot's own default, 10 s, is shorter).
+KEEPALIVE_TIMEOUT = 75
 
 
 class _Server(wsgi.Server):
@@ -46,7 +49,9 @@ class _Host:
         certfile: str | None,
         keyfile: str | None,
     ) -> None:
-        self.server = _Server((host, 0), app, numthreads=threads, shutdown_timeout=1)
+        self.server = _Server(
+            (host, 0), app, numthreads=threads, shutdown_timeout=1, timeout=KEEPALIVE_TIMEOUT
+        )
         self.server.stats["Enabled"] = True
         self.server.expiration_interval = 0.05  # how long stop() waits for the loop
         if certfile:
