@@ -13,7 +13,15 @@ from werkzeug.test import TestResponse
 from flask_wechat_web import WeChatUnavailableError
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import SignalRecorder, callback_path, log_in, make_app, query_of, start_login
+from .conftest import (
+    SignalRecorder,
+    callback_path,
+    log_in,
+    make_app,
+    query_of,
+    start_login,
+    stored_token,
+)
 
 FAULTS = ["http_500", "http_503", "not_json", "errcode_-1", "drop", "latency"]
 
@@ -179,3 +187,43 @@ def test_signal_sender_is_the_app(
 ) -> None:
     client.get(callback_path(fake_wechat.deny(start_login(client))))
     assert signals.events[0][1] is app
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("endpoint", ["refresh_token", "auth"])
+def test_faults_on_refresh_and_check_raise_unavailable(
+    app: Flask,
+    client: FlaskClient,
+    fake_wechat: FakeWeChat,
+    caplog: pytest.LogCaptureFixture,
+    endpoint: str,
+    fault: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app.config["WECHAT_WEB_TIMEOUT"] = 0.3
+    log_in(client, fake_wechat)
+    token = stored_token(client)
+    wechat = app.extensions["wechat_web"].extension
+    fake_wechat.inject(endpoint, fault, times=1, delay=1.0)
+    with app.test_request_context(), pytest.raises(WeChatUnavailableError) as info:
+        if endpoint == "auth":
+            wechat.check_token(token)
+        else:
+            wechat.refresh_token(token)
+    text = str(info.value) + "".join(r.getMessage() for r in caplog.records)
+    for secret in (app.config["WECHAT_WEB_SECRET"], token["access_token"], token["refresh_token"]):
+        assert secret not in text
+    assert info.value.__context__ is None
+
+
+def test_forged_host_headers_do_not_reach_the_redirect_uri(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(
+        fake_wechat, WECHAT_WEB_CALLBACK_URL="https://www.example.com/wechat/authorized"
+    )
+    response = app.test_client().get(
+        "/wechat/login?next=/ok",
+        headers={"Host": "evil.com", "X-Forwarded-Host": "evil.com"},
+    )
+    assert query_of(response.location)["redirect_uri"] == [
+        "https://www.example.com/wechat/authorized"
+    ]
