@@ -29,12 +29,15 @@ wechat = WeChatWeb(storage=storage)
 
 
 @wechat.user_handler
-def user_for(identity: WeChatIdentity) -> User:
+def user_for(identity: WeChatIdentity) -> User | None:
     """The site's user for a WeChat login: linked, found again, or new."""
-    if current_user.is_authenticated:
-        # Someone already logged in adds a WeChat account to their user.
-        return t.cast(User, current_user._get_current_object())
     user = storage.find_user(identity)  # by openid, else by unionid
+    if current_user.is_authenticated:
+        # Someone already logged in adds a WeChat account to their user,
+        # unless that WeChat account belongs to another user: refuse then.
+        if user is not None and user.id != current_user.id:
+            return None
+        return t.cast(User, current_user._get_current_object())
     if user is None:
         # Reading the profile only here: returning users log in with one call.
         user = User(

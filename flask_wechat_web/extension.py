@@ -13,6 +13,7 @@ from urllib.parse import quote
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, request, url_for
 from flask_login import LoginManager
+from werkzeug.local import LocalProxy
 
 from . import _session, pending
 from .cli import wechat_cli
@@ -172,7 +173,9 @@ class WeChatWeb:
                     "logged out on the next request. Register "
                     "@login_manager.user_loader."
                 )
-            return self._user_handler(identity)
+            user = self._user_handler(identity)
+            # A handler may return current_user itself: log in what it stands for.
+            return user._get_current_object() if isinstance(user, LocalProxy) else user
         user = WeChatUser(identity)
         _session.save(self.USER_SESSION_KEY, identity.to_dict())
         return user
@@ -468,8 +471,13 @@ class WeChatWebState:
             if (
                 stored is not None
                 and same_account(stored, token)
-                and stored.get("access_token") != token.get("access_token")
                 and not is_expired(stored)
+                and (
+                    # WeChat issues a new access token, or extends the one
+                    # that had not yet expired.
+                    stored.get("access_token") != token.get("access_token")
+                    or stored.get("expires_at", 0) > token.get("expires_at", 0)
+                )
             ):
                 return stored
             try:

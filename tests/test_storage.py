@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import typing as t
 
 import pytest
@@ -331,3 +332,49 @@ def test_sqlalchemy_storage_needs_the_sites_user_model(
     assert "user_handler" in response.get_data(as_text=True)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_handler_may_return_current_user_itself(
+    sqla_app: tuple[Flask, WeChatWeb], fake_wechat: FakeWeChat
+) -> None:
+    app, wechat = sqla_app
+    wechat.user_handler(lambda identity: current_user)  # the proxy, not the user
+    client = app.test_client()
+    client.get("/password-login/carol")
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 302
+    users, accounts = rows(app)
+    assert [u.name for u in users] == ["carol"] and accounts[0].user_id == users[0].id
+
+
+def test_concurrent_refreshes_of_a_token_about_to_expire_refresh_once(
+    sqla_app: tuple[Flask, WeChatWeb], fake_wechat: FakeWeChat
+) -> None:
+    """In its last minute a token is refreshed early; WeChat extends the same token."""
+    app, _ = sqla_app
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    with app.app_context():
+        account = db.session.scalars(db.select(WeChatAccount)).one()
+        account.expires_at = int(time.time()) + 30  # inside the 60 s leeway
+        old_access = account.access_token
+        db.session.commit()
+    tokens: list[dict[str, t.Any]] = []
+    barrier = threading.Barrier(8)
+
+    def same_user_request() -> None:
+        browser = app.test_client()
+        browser.set_cookie("session", cookie.value)
+        barrier.wait()
+        tokens.append(browser.get("/token").get_json())
+
+    threads = [threading.Thread(target=same_user_request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake_wechat.calls["refresh_token"] == 1
+    assert {token["access_token"] for token in tokens} == {old_access}  # extended, not new
+    assert min(token["expires_at"] for token in tokens) > time.time() + 3600
