@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import typing as t
 
 import pytest
 from flask import Flask
@@ -183,3 +184,40 @@ def test_in_wechat_browser_uses_the_official_account(
     assert response.status_code == 302
     assert fake_wechat.calls["authorize"] == 1
     assert stored_token(client)["appid"] == app.config["WECHAT_WEB_MP_APPID"]
+
+
+@pytest.fixture
+def https_fake(tmp_path: t.Any) -> t.Iterator[tuple[FakeWeChat, str]]:
+    """A fake WeChat served over HTTPS with a certificate from a local CA."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cafile, certfile = tmp_path / "ca.pem", tmp_path / "cert.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    fake = FakeWeChat()
+    with fake.serve(certfile=str(certfile)):
+        yield fake, str(cafile)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_login_over_verified_https(
+    https_fake: tuple[FakeWeChat, str], monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    fake, cafile = https_fake
+    # The environment's CA bundle, as requests reads it (once per process here).
+    monkeypatch.setenv(
+        "REQUESTS_CA_BUNDLE", cafile if trusted else "/etc/ssl/certs/ca-certificates.crt"
+    )
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", **fake.config())
+    WeChatWeb(app)
+    client = app.test_client()
+    response, _ = log_in(client, fake)
+    if trusted:
+        assert response.status_code == 302
+        assert fake.server is not None and fake.server.api_base_url.startswith("https://")
+    else:
+        assert response.status_code == 502  # never falls back to verify=False
+        assert "TLS" in response.get_data(as_text=True)
