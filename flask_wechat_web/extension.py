@@ -421,7 +421,7 @@ class WeChatWebState:
             unionid,
             scope,
             is_snapshot_user=str(snapshot) == "1" or snapshot is True,
-            userinfo=userinfo,
+            raw=userinfo,
             load_userinfo=lambda: self.userinfo(flow, token, None),
         )
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import threading
 import typing as t
-from types import MappingProxyType
+from dataclasses import FrozenInstanceError
 
 from flask_login import UserMixin
-
-#: The profile fields of ``sns/userinfo`` an identity exposes.
-PROFILE_FIELDS = ("nickname", "headimgurl", "sex", "province", "city", "country")
 
 ProfileLoader = t.Callable[[], t.Mapping[str, t.Any]]
 
@@ -24,6 +21,9 @@ class WeChatIdentity:
     time one of those fields is read: a handler that finds its user by
     ``unionid``/``openid`` alone logs the user in with one call to WeChat
     instead of two. Profile fields are ``None`` under ``snsapi_base``.
+
+    Built by hand (in tests, say), profile fields given as arguments are
+    merged into ``raw``.
     """
 
     __slots__ = (
@@ -42,7 +42,7 @@ class WeChatIdentity:
     unionid: str | None
     scope: str
     is_snapshot_user: bool
-    _profile: t.Mapping[str, t.Any] | None
+    _profile: dict[str, t.Any] | None
     _loader: ProfileLoader | None
     _lock: threading.Lock
 
@@ -52,18 +52,36 @@ class WeChatIdentity:
         openid: str,
         unionid: str | None = None,
         scope: str = "snsapi_login",
-        *,
+        nickname: str | None = None,
+        headimgurl: str | None = None,
+        sex: int | None = None,
+        province: str | None = None,
+        city: str | None = None,
+        country: str | None = None,
+        privilege: t.Iterable[str] | None = None,
         is_snapshot_user: bool = False,
-        userinfo: t.Mapping[str, t.Any] | None = None,
+        raw: t.Mapping[str, t.Any] | None = None,
+        *,
         load_userinfo: ProfileLoader | None = None,
     ) -> None:
+        given = {
+            "nickname": nickname,
+            "headimgurl": headimgurl,
+            "sex": sex,
+            "province": province,
+            "city": city,
+            "country": country,
+            "privilege": None if privilege is None else list(privilege),
+        }
+        given = {name: value for name, value in given.items() if value is not None}
+        profile = None if raw is None and not given else {**(raw or {}), **given}
         values = {
             "appid": appid,
             "openid": openid,
             "unionid": unionid or None,
             "scope": scope,
             "is_snapshot_user": bool(is_snapshot_user),
-            "_profile": None if userinfo is None else MappingProxyType(dict(userinfo)),
+            "_profile": profile,
             "_loader": load_userinfo,
             "_lock": threading.Lock(),
         }
@@ -71,10 +89,10 @@ class WeChatIdentity:
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: t.Any) -> None:
-        raise AttributeError(f"WeChatIdentity is immutable; cannot set {name!r}")
+        raise FrozenInstanceError(f"WeChatIdentity is immutable; cannot set {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"WeChatIdentity is immutable; cannot delete {name!r}")
+        raise FrozenInstanceError(f"WeChatIdentity is immutable; cannot delete {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WeChatIdentity):
@@ -96,15 +114,21 @@ class WeChatIdentity:
         return "snsapi_base" not in self.scope.split(",")
 
     @property
-    def raw(self) -> t.Mapping[str, t.Any]:
-        """The ``sns/userinfo`` answer as received (empty under ``snsapi_base``)."""
+    def raw(self) -> dict[str, t.Any]:
+        """The ``sns/userinfo`` answer as received (empty under ``snsapi_base``).
+
+        A copy: changing it changes nothing here.
+        """
+        return dict(self._userinfo())
+
+    def _userinfo(self) -> t.Mapping[str, t.Any]:
         profile = self._profile
         if profile is None:
             with self._lock:
                 profile = self._profile
                 if profile is None:
                     loaded = self._loader() if self._loader and self.has_profile else {}
-                    profile = MappingProxyType(dict(loaded))
+                    profile = dict(loaded)
                     object.__setattr__(self, "_profile", profile)
                     object.__setattr__(self, "_loader", None)
         return profile
@@ -115,7 +139,7 @@ class WeChatIdentity:
         return self._profile is not None
 
     def _text(self, name: str) -> str | None:
-        value = self.raw.get(name)
+        value = self._userinfo().get(name)
         return None if value is None else str(value)
 
     @property
@@ -146,7 +170,7 @@ class WeChatIdentity:
     @property
     def sex(self) -> int | None:
         """1 male, 2 female, 0 unknown (always 0 since WeChat's 2021 change)."""
-        value = self.raw.get("sex")
+        value = self._userinfo().get("sex")
         try:
             return None if value is None else int(value)
         except (TypeError, ValueError):
@@ -155,9 +179,10 @@ class WeChatIdentity:
     @property
     def privilege(self) -> tuple[str, ...] | None:
         """Special privileges such as ``("chinaunicom",)``; usually empty."""
-        value = self.raw.get("privilege")
+        userinfo = self._userinfo()
+        value = userinfo.get("privilege")
         if value is None:
-            return None if not self.raw else ()
+            return None if not userinfo else ()
         return tuple(str(item) for item in value)
 
     def to_dict(self) -> dict[str, t.Any]:
@@ -168,7 +193,7 @@ class WeChatIdentity:
             "unionid": self.unionid,
             "scope": self.scope,
             "is_snapshot_user": self.is_snapshot_user,
-            "userinfo": dict(self.raw),
+            "userinfo": self.raw,
         }
 
     @classmethod
@@ -180,7 +205,7 @@ class WeChatIdentity:
             data.get("unionid"),
             data.get("scope", "snsapi_login"),
             is_snapshot_user=data.get("is_snapshot_user", False),
-            userinfo=data.get("userinfo") or {},
+            raw=data.get("userinfo") or {},
         )
 
 
