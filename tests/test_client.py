@@ -106,28 +106,35 @@ def test_fetch_identity_check_and_refresh(
             wechat.refresh_token(fresh)
 
 
+def record_requests(app: Flask, wechat: WeChatWeb) -> list[tuple[str, str]]:
+    """Every request the website app's remote sends from now on: (method, URL)."""
+    sent: list[tuple[str, str]] = []
+
+    def record(response: t.Any, *args: object, **kwargs: object) -> None:
+        sent.append((response.request.method, response.request.url))
+
+    with app.app_context():
+        remote = wechat.remote
+    original = remote.client_cls
+
+    class Recording(original):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.hooks["response"].append(record)
+
+    remote.client_cls = Recording
+    return sent
+
+
 def test_refresh_sends_no_secret(app: Flask, wechat: WeChatWeb, fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     log_in(client, fake_wechat)
     token = stored_token(client)
-    sent: list[str] = []
-
-    def record(response: object, *args: object, **kwargs: object) -> None:
-        sent.append(response.request.url)  # type: ignore[attr-defined]
-
+    sent = record_requests(app, wechat)
     with app.test_request_context():
-        remote = wechat.remote
-        original = remote.client_cls.__init__
-
-        class Recording(WeChatOAuth2Session):  # type: ignore[misc]
-            def __init__(self, *args: object, **kwargs: object) -> None:
-                original(self, *args, **kwargs)
-                self.hooks["response"].append(record)
-
-        remote.client_cls = Recording
         wechat.refresh_token(token)
-    [url] = sent
-    assert "/sns/oauth2/refresh_token?" in url
+    [(method, url)] = sent
+    assert method == "GET" and "/sns/oauth2/refresh_token?" in url
     assert "secret" not in url
     assert url.split("?")[1].startswith("appid=")
 
@@ -135,22 +142,7 @@ def test_refresh_sends_no_secret(app: Flask, wechat: WeChatWeb, fake_wechat: Fak
 def test_token_call_is_a_get_with_the_credentials_in_order(
     app: Flask, wechat: WeChatWeb, fake_wechat: FakeWeChat
 ) -> None:
-    sent: list[tuple[str, str]] = []
-
-    def record(response: object, *args: object, **kwargs: object) -> None:
-        request = response.request  # type: ignore[attr-defined]
-        sent.append((request.method, request.url))
-
-    with app.app_context():
-        remote = wechat.remote
-        original = remote.client_cls.__init__
-
-        class Recording(WeChatOAuth2Session):  # type: ignore[misc]
-            def __init__(self, *args: object, **kwargs: object) -> None:
-                original(self, *args, **kwargs)
-                self.hooks["response"].append(record)
-
-        remote.client_cls = Recording
+    sent = record_requests(app, wechat)
     log_in(app.test_client(), fake_wechat)
     method, url = sent[0]
     assert method == "GET"

@@ -145,6 +145,27 @@ def any_storage_app(
         yield site[0]
 
 
+def same_user_at_once(app: Flask, client: FlaskClient, path: str, n: int = 8) -> list[t.Any]:
+    """``n`` requests to ``path`` at the same moment, each carrying ``client``'s cookie."""
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    responses: list[t.Any] = []
+    barrier = threading.Barrier(n)
+
+    def request() -> None:
+        browser = app.test_client()
+        browser.set_cookie("session", cookie.value)
+        barrier.wait()
+        responses.append(browser.get(path))
+
+    threads = [threading.Thread(target=request) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
 def rows(app: Flask) -> tuple[list[User], list[WeChatAccount]]:
     with app.app_context():
         return (
@@ -292,24 +313,9 @@ def test_concurrent_refreshes_lose_no_token(
     app, wechat = sqla_app
     client = app.test_client()
     log_in(client, fake_wechat)
-    cookie = client.get_cookie("session")
-    assert cookie is not None
     fake_wechat.advance(7201)
-    statuses: list[int] = []
-    barrier = threading.Barrier(8)
-
-    def same_user_request() -> None:
-        browser = app.test_client()
-        browser.set_cookie("session", cookie.value)
-        barrier.wait()
-        statuses.append(browser.get("/profile").status_code)
-
-    threads = [threading.Thread(target=same_user_request) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses == [200] * 8
+    responses = same_user_at_once(app, client, "/profile")
+    assert [response.status_code for response in responses] == [200] * 8
     assert fake_wechat.calls["refresh_token"] == 1
     [account] = rows(app)[1]
     with app.test_request_context():
@@ -354,27 +360,12 @@ def test_concurrent_refreshes_of_a_token_about_to_expire_refresh_once(
     app, _ = sqla_app
     client = app.test_client()
     log_in(client, fake_wechat)
-    cookie = client.get_cookie("session")
-    assert cookie is not None
     with app.app_context():
         account = db.session.scalars(db.select(WeChatAccount)).one()
         account.expires_at = int(time.time()) + 30  # inside the 60 s leeway
         old_access = account.access_token
         db.session.commit()
-    tokens: list[dict[str, t.Any]] = []
-    barrier = threading.Barrier(8)
-
-    def same_user_request() -> None:
-        browser = app.test_client()
-        browser.set_cookie("session", cookie.value)
-        barrier.wait()
-        tokens.append(browser.get("/token").get_json())
-
-    threads = [threading.Thread(target=same_user_request) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    tokens = [response.get_json() for response in same_user_at_once(app, client, "/token")]
     assert fake_wechat.calls["refresh_token"] == 1
     assert {token["access_token"] for token in tokens} == {old_access}  # extended, not new
     assert min(token["expires_at"] for token in tokens) > time.time() + 3600
