@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install the Debian packages the test suite drives for real: Chromium (and
-# CJK and emoji fonts) for the browser tests, PostgreSQL for the database tests. Does nothing when
-# they are already there.
+# CJK and emoji fonts) for the browser tests, PostgreSQL for the database
+# tests, plus any package named as an argument. Does nothing when they are
+# already there.
 set -eu
-missing=""
+missing="${1:-}"  # e.g. python3-venv, when Debian's Python lacks venv
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
