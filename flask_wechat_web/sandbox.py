@@ -16,7 +16,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .errors import ConfigurationError
-from .testing.fake import FakeWeChat
+from .testing.fake import WXLOGIN_JS_PATH, FakeWeChat
 from .testing.transport import WSGIAdapter
 
 MOUNT_PATH = "/_wechat_sandbox"
@@ -50,7 +50,7 @@ def install_sandbox(app: Flask) -> FakeWeChat:
             )
     config["WECHAT_WEB_OPEN_BASE_URL"] = MOUNT_PATH
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
-    config["WECHAT_WEB_WXLOGIN_JS_URL"] = f"{MOUNT_PATH}/connect/zh_CN/htmledition/js/wxLogin.js"
+    config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {MOUNT_PATH: fake}
     )

@@ -62,7 +62,7 @@ def same_account(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
 class SessionStorage:
     """Keeps the token in the Flask session (the default).
 
-    Stores only :data:`TOKEN_FIELDS`, about 300 bytes, so the session
+    Stores only :data:`TOKEN_FIELDS`, under 400 bytes of JSON, so the session
     cookie stays far below browsers' 4 KB limit.
     """
 
