@@ -31,7 +31,7 @@ from .config import DEFAULTS, LANGUAGES, problems
 from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
-from .views import create_blueprint, in_wechat_browser, safe_next, site_root
+from .views import create_blueprint, safe_next, site_root
 
 if t.TYPE_CHECKING:
     from .testing.fake import FakeWeChat
@@ -59,6 +59,13 @@ logger = logging.getLogger(__name__)
 
 #: User-Agents of phones and tablets, which cannot scan a QR on their own screen.
 _PHONE = re.compile(r"iphone|ipad|ipod|android|mobile|harmonyos|windows phone")
+
+
+def in_wechat_browser(user_agent: str) -> bool:
+    """WeChat's own browser; not WeCom's (``wxwork``), which also says MicroMessenger."""
+    ua = user_agent.lower()
+    return "micromessenger" in ua and "wxwork" not in ua
+
 
 #: errcodes of ``sns/auth`` that mean "this token is not valid".
 _INVALID_TOKEN_CODES = frozenset({40001, 40003, 40014, 42001})
@@ -329,16 +336,16 @@ class WeChatWebState:
 
         WeChat's own browser (``MicroMessenger``, but not WeCom's ``wxwork``,
         where Official Account login is unsupported) takes the Official
-        Account when one is configured. Any other phone gets ``"phone"``: a
-        page that offers to open the link in WeChat, or the QR anyway.
-        ``None``: ``mode=mp`` with no Official Account configured.
+        Account when one is configured, else the QR page. Any other phone
+        gets ``"phone"``: a page that offers to open the link in WeChat, or
+        the QR anyway. ``None``: ``mode=mp`` with no Official Account.
         """
         if mode == "mp":
             return "mp" if self.has_mp() else None
         if mode == "qr":
             return "qr"
-        if self.has_mp() and in_wechat_browser(user_agent):
-            return "mp"
+        if in_wechat_browser(user_agent):
+            return "mp" if self.has_mp() else "qr"
         return "phone" if _PHONE.search(user_agent.lower()) else "qr"
 
     def flow_of(self, token: t.Mapping[str, t.Any]) -> str:

@@ -22,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import NullSession
 from flask_login import current_user, login_user, logout_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
@@ -29,6 +30,7 @@ from werkzeug.wrappers import Response
 from . import pending
 from .errors import (
     AccessDeniedError,
+    ConfigurationError,
     InvalidCodeError,
     LoginRefusedError,
     SnapshotUserError,
@@ -73,12 +75,6 @@ def safe_next(value: str | None) -> str | None:
     return value
 
 
-def in_wechat_browser(user_agent: str) -> bool:
-    """WeChat's own browser; not WeCom's (``wxwork``), which also says MicroMessenger."""
-    ua = user_agent.lower()
-    return "micromessenger" in ua and "wxwork" not in ua
-
-
 def site_root() -> str:
     """The site's root path, where a login goes when it has no usable ``next``."""
     return f"{request.script_root}/"
@@ -116,6 +112,13 @@ def login() -> Response:
     link in WeChat, since it cannot scan a QR code shown on its own screen.
     """
     state = _state()
+    if _no_session():
+        return _failed(
+            ConfigurationError(
+                "SECRET_KEY is not set: the login's state is kept in the session, "
+                "which Flask cannot sign without it."
+            )
+        )
     next_url = safe_next(request.args.get("next")) or site_root()
     flow = state.flow_for(request.args.get("mode"), request.user_agent.string)
     if flow is None:
@@ -128,7 +131,6 @@ def login() -> Response:
     if flow == "phone":
         return _page(
             "wechat/phone.html",
-            in_wechat=in_wechat_browser(request.user_agent.string),
             has_mp=state.has_mp(),
             open_url=url_for("wechat.login", next=next_url, _external=True),
             qr_url=url_for("wechat.login", next=next_url, mode="qr"),
@@ -139,6 +141,11 @@ def login() -> Response:
 def qrcode() -> Response:
     """A page with WeChat's QR code embedded through ``wxLogin.js``."""
     return _page("wechat/qrcode.html", next=safe_next(request.args.get("next")))
+
+
+def _no_session() -> bool:
+    """Whether Flask has no working session (no ``SECRET_KEY``, say)."""
+    return isinstance(session, NullSession)
 
 
 def _page(template: str, code: int = 200, **context: t.Any) -> Response:
@@ -207,7 +214,8 @@ def _failed(error: WeChatError) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     wechat_login_failed.send(app, error=error)
     logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
-    flash(error.user_message, "error")
+    if not _no_session():
+        flash(error.user_message, "error")
     error_view = current_app.config["WECHAT_WEB_ERROR_VIEW"]
     if error_view:
         try:

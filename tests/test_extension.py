@@ -180,3 +180,11 @@ def test_not_initialised_app_says_so(fake_wechat: FakeWeChat) -> None:
     other = Flask(__name__)
     with other.app_context(), pytest.raises(RuntimeError, match="init_app"):
         wechat.remote  # noqa: B018
+
+
+def test_missing_secret_key_is_explained_not_a_500(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    app.secret_key = None
+    response = app.test_client().get("/wechat/login")
+    assert response.status_code == 502
+    assert "SECRET_KEY" in response.get_data(as_text=True)

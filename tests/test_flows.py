@@ -96,14 +96,16 @@ def test_phone_outside_wechat_gets_the_choice_page(client: FlaskClient, ua: str)
     assert path_of(qr.location).endswith("/connect/qrconnect")
 
 
-@pytest.mark.parametrize("ua", [ANDROID_CHROME_UA, MICROMESSENGER_UA])
 def test_phone_without_an_official_account_is_sent_to_a_computer(
-    fake_wechat: FakeWeChat, ua: str
+    fake_wechat: FakeWeChat,
 ) -> None:
     app, _ = make_app(fake_wechat, WECHAT_WEB_MP_APPID=None, WECHAT_WEB_MP_SECRET=None)
-    response = app.test_client().get("/wechat/login", headers={"User-Agent": ua})
+    client = app.test_client()
+    response = client.get("/wechat/login", headers={"User-Agent": ANDROID_CHROME_UA})
     body = response.get_data(as_text=True)
     assert "Log in on a computer" in body and "Continue in WeChat" not in body
+    # Inside WeChat with no Official Account: the QR page, as the spec says.
+    assert path_of(start_login(client, ua=MICROMESSENGER_UA)).endswith("/connect/qrconnect")
 
 
 def test_official_account_login_uses_its_own_credentials(
