@@ -166,6 +166,15 @@ def same_user_at_once(app: Flask, client: FlaskClient, path: str, n: int = 8) ->
     return responses
 
 
+def set_stored_expiry(app: Flask, expires_at: int) -> str:
+    """Make the one stored token expire at ``expires_at``; its access token."""
+    with app.app_context():
+        account = db.session.scalars(db.select(WeChatAccount)).one()
+        account.expires_at = expires_at
+        db.session.commit()
+        return t.cast(str, account.access_token)
+
+
 def rows(app: Flask) -> tuple[list[User], list[WeChatAccount]]:
     with app.app_context():
         return (
@@ -258,21 +267,17 @@ def test_expired_access_token_is_refreshed_once_and_stored(
     app, _ = sqla_app
     client = app.test_client()
     log_in(client, fake_wechat)
-    with app.app_context():
-        account = db.session.scalars(db.select(WeChatAccount)).one()
-        account.expires_at = 1000  # long past
-        old_access = account.access_token
-        db.session.commit()
+    old_access = set_stored_expiry(app, 1000)  # long past
     token = client.get("/token").get_json()
     assert fake_wechat.calls["refresh_token"] == 1
     assert token["expires_at"] > 1000
+    assert token["access_token"] == old_access  # still live at WeChat: extended
     [account] = rows(app)[1]
     assert account.expires_at == token["expires_at"]
     assert account.refresh_token == token["refresh_token"]
     assert account.unionid == fake_wechat.unionid(fake_wechat.user)
     assert client.get("/profile").status_code == 200
     assert fake_wechat.calls["refresh_token"] == 1
-    del old_access
 
 
 def test_token_rejected_by_wechat_is_refreshed_and_the_call_retried(
@@ -360,11 +365,7 @@ def test_concurrent_refreshes_of_a_token_about_to_expire_refresh_once(
     app, _ = sqla_app
     client = app.test_client()
     log_in(client, fake_wechat)
-    with app.app_context():
-        account = db.session.scalars(db.select(WeChatAccount)).one()
-        account.expires_at = int(time.time()) + 30  # inside the 60 s leeway
-        old_access = account.access_token
-        db.session.commit()
+    old_access = set_stored_expiry(app, int(time.time()) + 30)  # inside the 60 s leeway
     tokens = [response.get_json() for response in same_user_at_once(app, client, "/token")]
     assert fake_wechat.calls["refresh_token"] == 1
     assert {token["access_token"] for token in tokens} == {old_access}  # extended, not new
