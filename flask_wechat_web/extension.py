@@ -106,9 +106,11 @@ class WeChatWeb:
     def init_app(self, app: Flask) -> None:
         """Set up ``app``: config defaults and checks, the blueprint, Flask-Login.
 
-        Reads the ``WECHAT_WEB_*`` keys of the configuration page; a missing or
-        malformed AppID or AppSecret raises :class:`ConfigurationError`
-        naming the key.
+        Reads the ``WECHAT_WEB_*`` keys (see the configuration page). A
+        malformed setting, or an AppID without its AppSecret, raises
+        :class:`ConfigurationError` naming the key. With neither set, the
+        check waits for the first request, for app factories that set their
+        config after ``init_app``.
         """
         if "wechat_web" in app.extensions:
             raise RuntimeError(
@@ -122,11 +124,13 @@ class WeChatWeb:
             from .sandbox import install_sandbox
 
             sandbox = install_sandbox(app)
-        found = problems(app.config, debug=app.debug or app.testing)
-        if found:
-            raise ConfigurationError("Flask-WeChat-Web is not configured:\n" + "\n".join(found))
-
-        app.extensions["wechat_web"] = WeChatWebState(self, app, sandbox)
+        state = WeChatWebState(self, app, sandbox)
+        # With no credentials at all, the app factory may set them later:
+        # check at the first request instead. Anything else is checked now.
+        late = not (app.config.get("WECHAT_WEB_APPID") or app.config.get("WECHAT_WEB_SECRET"))
+        if not late:
+            state.check_config()
+        app.extensions["wechat_web"] = state
         if self.register_blueprint:
             prefix = self.url_prefix or app.config["WECHAT_WEB_URL_PREFIX"]
             app.register_blueprint(self.blueprint, url_prefix=prefix)
@@ -277,6 +281,7 @@ class WeChatWebState:
         # may use for its own providers.
         self.registry.app = app
         self._lock = threading.Lock()
+        self._config_checked = False
         self._warned_no_unionid: set[str] = set()
         self._refresh_locks = [threading.Lock() for _ in range(32)]
 
@@ -284,11 +289,21 @@ class WeChatWebState:
     def config(self) -> t.Mapping[str, t.Any]:
         return self.app.config
 
+    def check_config(self) -> None:
+        """Raise :class:`ConfigurationError` listing every problem, once clean."""
+        if self._config_checked:
+            return
+        found = problems(self.config, debug=self.app.debug or self.app.testing)
+        if found:
+            raise ConfigurationError("Flask-WeChat-Web is not configured:\n" + "\n".join(found))
+        self._config_checked = True
+
     def has_mp(self) -> bool:
         return bool(self.config["WECHAT_WEB_MP_APPID"])
 
     def remote(self, flow: str) -> WeChatRemoteApp:
         """The Authlib remote app for ``flow``, registered on first use."""
+        self.check_config()
         name = _REMOTE_NAMES[flow]
         client = self.registry.create_client(name)
         if client is None:

@@ -83,7 +83,9 @@ def site_root() -> str:
 def _state() -> WeChatWebState:
     from .extension import get_state
 
-    return get_state()
+    state = get_state()
+    state.check_config()  # for apps that set their config after init_app
+    return state
 
 
 def create_blueprint() -> Blueprint:

@@ -188,3 +188,26 @@ def test_missing_secret_key_is_explained_not_a_500(fake_wechat: FakeWeChat) -> N
     response = app.test_client().get("/wechat/login")
     assert response.status_code == 502
     assert "SECRET_KEY" in response.get_data(as_text=True)
+
+
+def test_factory_that_sets_config_late(fake_wechat: FakeWeChat) -> None:
+    wechat = WeChatWeb()
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k")
+    wechat.init_app(app)  # no credentials yet: checked at the first request
+    app.config.update(fake_wechat.config())
+    fake_wechat.configure(app)
+    client = app.test_client()
+    assert client.get(callback_path(fake_wechat.approve(start_login(client)))).status_code == 302
+
+
+def test_config_still_missing_at_the_first_request_fails_naming_the_key() -> None:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k")
+    WeChatWeb(app)
+    with pytest.raises(ConfigurationError, match="WECHAT_WEB_APPID") as info:
+        app.test_client().get("/wechat/login")
+    assert "WECHAT_WEB_SECRET" in str(info.value)
+    app.config.update(WECHAT_WEB_APPID="wx0123456789abcdef", WECHAT_WEB_SECRET="short")
+    with pytest.raises(ConfigurationError, match="WECHAT_WEB_SECRET is malformed"):
+        app.test_client().get("/wechat/login")
