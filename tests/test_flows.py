@@ -221,21 +221,27 @@ def test_qrcode_page_embeds_wxlogin(client: FlaskClient, app: Flask) -> None:
     assert f'id="{data["id"]}"' in body
 
 
+def qr_frame_url(page: str, fake: FakeWeChat, self_redirect: str) -> tuple[str, str]:
+    """The URL wxLogin.js would load in its iframe for ``page``'s QR; and its state."""
+    found = re.search(r'"state": "([A-Za-z0-9]+)"', page)
+    assert found is not None
+    state = found.group(1)
+    url = (
+        f"http://open.example/connect/qrconnect?appid={fake.website_app.appid}"
+        "&scope=snsapi_login&redirect_uri=http%3A%2F%2Flocalhost%2Fwechat%2Fauthorized"
+        f"&state={state}&login_type=jssdk&self_redirect={self_redirect}"
+    )
+    return url, state
+
+
 def test_embedded_qr_state_is_checked_like_any_other(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
     body = client.get("/wechat/qrcode?next=/private").get_data(as_text=True)
-    state = re.search(r'"state": "([A-Za-z0-9]+)"', body)
-    assert state is not None
-    appid = fake_wechat.website_app.appid
-    url = (
-        f"http://open.example/connect/qrconnect?appid={appid}&scope=snsapi_login"
-        f"&redirect_uri=http%3A%2F%2Flocalhost%2Fwechat%2Fauthorized"
-        f"&state={state.group(1)}&login_type=jssdk&self_redirect=default"
-    )
+    url, state = qr_frame_url(body, fake_wechat, "default")
     done = client.get(callback_path(fake_wechat.approve(url)))
     assert done.status_code == 302 and done.location == "/private"
-    forged = url.replace(state.group(1), "A" * 32)
+    forged = url.replace(state, "A" * 32)
     assert client.get(callback_path(fake_wechat.approve(forged))).status_code == 400
 
 
@@ -253,14 +259,7 @@ def test_macro_with_self_redirect_leaves_the_frame(
     body = client.get("/login-page").get_data(as_text=True)
     assert '<div id="qr"' in body
     assert '"self_redirect": true' in body and '"href": "data:text/css;base64,e30="' in body
-    state = re.search(r'"state": "([A-Za-z0-9]+)"', body)
-    assert state is not None
-    appid = fake_wechat.website_app.appid
-    url = (
-        f"http://open.example/connect/qrconnect?appid={appid}&scope=snsapi_login"
-        f"&redirect_uri=http%3A%2F%2Flocalhost%2Fwechat%2Fauthorized&state={state.group(1)}"
-        "&login_type=jssdk&self_redirect=true"
-    )
+    url, _ = qr_frame_url(body, fake_wechat, "true")
     done = client.get(callback_path(fake_wechat.approve(url)))
     assert done.status_code == 200
     assert 'window.top.location.replace("/private")' in done.get_data(as_text=True)
