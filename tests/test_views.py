@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import typing as t
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_login import login_required
 
-from flask_wechat_web import WeChatWeb
+from flask_wechat_web import WeChatWeb, _session
 from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import SignalRecorder, callback_path, log_in, make_app, query_of, start_login
@@ -88,24 +92,37 @@ def test_refused_next_falls_back_to_root(client: FlaskClient, fake_wechat: FakeW
     assert response.location == "/"
 
 
+def extension_data(client: FlaskClient) -> dict[str, t.Any]:
+    """What the extension keeps in the client's session: its non-empty fields."""
+    with client.session_transaction() as session:
+        stored = json.loads(session.get(_session.KEY, "[]"))
+    return {name: value for name, value in zip(_session.FIELDS, stored, strict=False) if value != 0}
+
+
 def test_logout(client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder) -> None:
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        assert "_wechat_web_token" in session
+    assert {"account", "token", "profile"} <= set(extension_data(client))
     response = client.post("/wechat/logout", data={"next": "/bye"})
     assert response.status_code == 302 and response.location == "/bye"
     assert client.get("/").get_data(as_text=True) == "hello stranger"
-    with client.session_transaction() as session:
-        assert "_wechat_web_token" not in session
-        assert "_wechat_web_user" not in session
+    assert not {"account", "token", "profile"} & set(extension_data(client))
     [event] = signals.named("logged_out")
     assert event["user"].nickname == fake_wechat.user.nickname
 
 
-def test_logout_by_get_refuses_offsite_next(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+def test_logout_by_get_changes_nothing_and_shows_a_post_button(
+    client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
     log_in(client, fake_wechat)
-    response = client.get("/wechat/logout?next=https://evil.com")
+    page = client.get("/wechat/logout?next=/bye")
+    assert page.status_code == 200
+    form = re.search(r'<form method="post" action="/wechat/logout".*?</form>', page.text, re.S)
+    assert form is not None and '<input type="hidden" name="next" value="/bye">' in form[0]
+    assert client.get("/").get_data(as_text=True) == f"hello {fake_wechat.user.nickname}"
+    assert signals.named("logged_out") == []
+    response = client.post("/wechat/logout", data={"next": "https://evil.com"})
     assert response.location == "/"
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
 
 
 def test_same_callback_twice_answers_the_same_without_second_exchange(
@@ -303,11 +320,64 @@ def test_in_process_fake_without_a_server() -> None:
     assert fake.calls["access_token"] == 1 and fake.calls["userinfo"] == 1
 
 
-def test_user_handler_without_user_loader_is_explained(fake_wechat: FakeWeChat) -> None:
-    app, wechat = make_app(fake_wechat)
+class SiteUser:
+    is_active = is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return "site-user-1"
+
+
+def test_user_handler_without_user_loader_is_explained(
+    app: Flask,
+    wechat: WeChatWeb,
+    fake_wechat: FakeWeChat,
+    signals: SignalRecorder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     called: list[object] = []
-    wechat.user_handler(called.append)
-    response, _ = log_in(app.test_client(), fake_wechat)
-    assert response.status_code == 502
-    assert "user_loader" in response.get_data(as_text=True)
-    assert called == []  # found before the handler could create anything
+
+    @wechat.user_handler
+    def site_user(identity: object) -> SiteUser:
+        called.append(identity)
+        return SiteUser()
+
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 500  # the site's bug: never "WeChat is not responding"
+    body = response.get_data(as_text=True)
+    assert "user_loader" in body and "SiteUser" in body and "not responding" not in body
+    assert len(called) == 1
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+    assert type(signals.named("failed")[0]["error"]).__name__ == "ConfigurationError"
+    assert [r.levelname for r in caplog.records if "user_loader" in r.getMessage()] == ["ERROR"]
+
+
+def test_refusing_handler_needs_no_user_loader(fake_wechat: FakeWeChat) -> None:
+    app, wechat = make_app(fake_wechat)
+    wechat.user_handler(lambda identity: None)
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 403
+    assert "may not log in" in response.get_data(as_text=True)
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_unregistered_blueprint_is_a_configuration_error(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", **fake_wechat.config())
+    WeChatWeb(app, register_blueprint=False)  # and never registered
+
+    @app.route("/private")
+    @login_required
+    def private() -> str:
+        return "private"
+
+    response = app.test_client().get("/private")
+    assert response.status_code == 500  # not a BuildError's bare 500
+    body = response.get_data(as_text=True)
+    assert "app.register_blueprint(wechat.blueprint" in body
+    assert response.headers["Cache-Control"] == "no-store"
+    assert [r.levelname for r in caplog.records if "blueprint" in r.getMessage()] == ["ERROR"]
