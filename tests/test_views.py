@@ -8,7 +8,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_login import login_required
 
@@ -381,3 +381,65 @@ def test_unregistered_blueprint_is_a_configuration_error(
     assert "app.register_blueprint(wechat.blueprint" in body
     assert response.headers["Cache-Control"] == "no-store"
     assert [r.levelname for r in caplog.records if "blueprint" in r.getMessage()] == ["ERROR"]
+
+
+def csrf_site(fake: FakeWeChat) -> Flask:
+    from flask_wtf.csrf import CSRFProtect
+
+    app, _ = make_app(fake)
+    CSRFProtect(app)
+
+    @app.route("/account")
+    def account() -> str:  # the site's own page, with the macro
+        return render_template_string(
+            '{% from "wechat/macros.html" import wechat_logout_form %}'
+            '{{ wechat_logout_form(next="/bye") }}'
+        )
+
+    return app
+
+
+def hidden_csrf_token(html: str) -> str:
+    found = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+@pytest.mark.parametrize("page", ["/wechat/logout", "/account"])
+def test_logout_form_carries_flask_wtf_csrf_token(fake_wechat: FakeWeChat, page: str) -> None:
+    client = csrf_site(fake_wechat).test_client()
+    log_in(client, fake_wechat)
+    token = hidden_csrf_token(client.get(page).get_data(as_text=True))
+    refused = client.post("/wechat/logout")  # a forged form: no token
+    assert refused.status_code == 400
+    assert client.get("/").get_data(as_text=True) == f"hello {fake_wechat.user.nickname}"
+    done = client.post("/wechat/logout", data={"csrf_token": token, "next": "/bye"})
+    assert (done.status_code, done.location) == (302, "/bye")
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_logout_macro_without_flask_wtf_has_no_token_field(app: Flask, client: FlaskClient) -> None:
+    @app.route("/account")
+    def account() -> str:
+        return render_template_string(
+            '{% from "wechat/macros.html" import wechat_logout_form %}'
+            '{{ wechat_logout_form(label="Sign out") }}'
+        )
+
+    html = client.get("/account").get_data(as_text=True)
+    assert html.startswith('<form method="post" action="/wechat/logout"')
+    assert "csrf" not in html and ">Sign out</button>" in html
+
+
+def test_our_pages_may_not_be_framed_but_the_callback_may_by_the_site(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    for path in ("/wechat/login", "/wechat/qrcode", "/wechat/logout"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        assert csp == "frame-ancestors 'none'", path
+    response, _ = log_in(client, fake_wechat)
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    failed = client.get("/wechat/authorized?state=Forged0123456789Forged0123456789&code=abc")
+    assert failed.status_code == 400
+    assert failed.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert "Content-Security-Policy" not in client.get("/").headers  # the site's own pages
