@@ -27,13 +27,13 @@ from .errors import StateMismatchError
 #: At most this many logins wait for WeChat in one browser.
 MAX_PENDING = 10
 #: How many used and evicted states are remembered, to explain a failure.
-_USED_MEMORY = 5
+_USED_MEMORY = 3
 _EVICTED_MEMORY = 20
 
 _ALPHABET = string.ascii_letters + string.digits
 _STATE_LENGTH = 32  # base-62 digits: about 190 bits
 _STATE_BYTES = 32  # 256 random bits, so the digits are uniform to within 2**-65
-_PRINT_LENGTH = 6  # hex digits of a fingerprint: enough to tell the few remembered apart
+_PRINT_LENGTH = 4  # hex digits of a fingerprint: enough to tell the few remembered apart
 
 
 @dataclass(frozen=True)

@@ -76,20 +76,21 @@ def test_many_short_tabs_each_complete_within_the_budget(fake_wechat: FakeWeChat
 
 
 @pytest.mark.parametrize("user_index", [0, 1, 2])
-def test_cookie_after_a_login_holds_each_value_once(
+def test_cookie_after_logins_holds_each_value_once(
     fake_wechat: FakeWeChat, user_index: int
 ) -> None:
     fake_wechat.user = fake_wechat.users[user_index]
-    app, _ = make_app(fake_wechat)
+    app, wechat = make_app(fake_wechat)
     client = app.test_client()
-    response, _ = log_in(client, fake_wechat)
-    assert response.status_code == 302
-    cookie = client.get_cookie("session")
-    assert cookie is not None and len(cookie.value) <= 700
+    for _ in range(5):  # the used states' memory fills up too
+        response, _ = log_in(client, fake_wechat)
+        assert response.status_code == 302
+        cookie = client.get_cookie("session")
+        assert cookie is not None and len(cookie.value) <= 700
     with client.session_transaction() as session:
         ours = session[_session.KEY]
     with app.test_request_context(headers={"Cookie": f"session={cookie.value}"}):
-        stored = app.extensions["wechat_web"].extension.storage.get()
+        stored = wechat.storage.get()
     assert stored is not None
     for value in (stored["openid"], stored["access_token"], stored["refresh_token"]):
         assert ours.count(value) == 1
