@@ -108,3 +108,19 @@ def test_pending_logins_in_several_tabs_complete_across_renewals(
         ids.add(session_id(client))
     assert len(ids) == 4  # a new id at each login
     assert client.get("/private").status_code == 200
+
+
+def test_a_server_side_session_needs_no_secret_key(fake_wechat: FakeWeChat, redis_url: str) -> None:
+    from flask_wechat_web import WeChatWeb
+
+    app = Flask(__name__)
+    store = redis.Redis.from_url(redis_url)
+    app.config.update(TESTING=True, SESSION_TYPE="redis", SESSION_REDIS=store)
+    app.config.update(fake_wechat.config())
+    WeChatWeb(app)  # no SECRET_KEY: fine, Flask-Session is set up next
+    Session(app)
+    fake_wechat.configure(app)
+    client = app.test_client()
+    done = client.get(callback_path(fake_wechat.approve(start_login(client, next="/x"))))
+    assert (done.status_code, done.location) == (302, "/x")
+    store.close()
