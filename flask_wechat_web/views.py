@@ -198,10 +198,11 @@ def _finish_login() -> Response:
     if identity.is_snapshot_user:
         raise SnapshotUserError()
     user = ext.user_for(identity)
-    if user is None or not login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"]):
+    if user is None or not user.is_active:  # what login_user would refuse
         raise LoginRefusedError()
+    ext.storage.set(token, user)  # first: a storage that refuses the user logs nobody in
+    login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"])
     _renew_session()
-    ext.storage.set(token, user)
     pending.succeeded(state_value, code, taken.next)
     wechat_authorized.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
