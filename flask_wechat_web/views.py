@@ -27,7 +27,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from . import pending
+from . import pending, relay
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -96,6 +96,7 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
     bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    bp.record(relay.register)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
 
 
