@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .config import problems
+from .config import problems, relay_only
 from .errors import InvalidCodeError, WeChatError
 
 wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
@@ -64,6 +64,8 @@ def _online_problems(app: Flask) -> list[str]:
     """Exchange a dummy code: 40029 (bad code) means WeChat accepted appid and secret."""
     from .extension import get_state
 
+    if relay_only(app.config):
+        return []  # a site that only relays has no credentials to ask about
     state = get_state(app)
     found = []
     for flow in _flows(app):

@@ -209,16 +209,14 @@ def parse_state(state: str) -> tuple[str, str] | None:
     """The site id and host label a relayed state carries, or ``None`` if malformed."""
     if not _STATE.fullmatch(state):
         return None
-    id_end = 1 + _ID_LENGTHS.find(state[0]) + 1
-    if id_end == 1:
+    id_length = _ID_LENGTHS.find(state[0]) + 1  # 0: not a length digit
+    site_id, rest = state[1 : 1 + id_length], state[1 + id_length :]
+    if id_length == 0 or len(site_id) != id_length or not rest[:2].isdigit():
         return None
-    site_id, lengths = state[1:id_end], state[id_end : id_end + 2]
-    if len(site_id) != id_end - 1 or not lengths.isdigit():
-        return None
-    label_end = id_end + 2 + int(lengths)
-    encoded, random_part = state[id_end + 2 : label_end], state[label_end:]
+    label_length = int(rest[:2])
+    encoded, random_part = rest[2 : 2 + label_length], rest[2 + label_length :]
     label = encoded.replace("X", "-")
-    if len(encoded) != int(lengths) or len(random_part) < MIN_RANDOM:
+    if len(encoded) != label_length or len(random_part) < MIN_RANDOM:
         return None
     if label and not _LABEL.fullmatch(label):
         return None
