@@ -200,8 +200,8 @@ def state_prefix() -> str:
         return ""
     own = urlsplit(url_for("wechat.authorized", _external=True)).hostname or ""
     label, dot, _ = own.partition(".")
-    if not (dot and _LABEL.fullmatch(label)):
-        label = ""
+    if not (dot and _LABEL.fullmatch(label)) or own.replace(".", "").isdigit():
+        label = ""  # a single name or an IPv4 address: no label a pattern could take
     return f"{_ID_LENGTHS[len(site_id) - 1]}{site_id}{len(label):02d}{label.replace('-', 'X')}"
 
 

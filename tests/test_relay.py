@@ -16,7 +16,7 @@ from flask_wechat_web.config import problems
 from flask_wechat_web.relay import parse_site, parse_state
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import make_app, query_of, start_login
+from .conftest import log_in, make_app, query_of, start_login
 
 SITES = {
     "shop": "https://shop.example.com",
@@ -111,6 +111,15 @@ def test_state_carries_the_id_and_host_label_within_wechats_rules(
     assert state.startswith("7preview05prX17")
     assert len(state) - len("7preview05prX17") == 32  # the site's own random state
     assert parse_state(state) == ("preview", "pr-17")
+
+
+def test_a_site_that_relays_also_logs_its_own_users_in(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_RELAY_SITES=SITES)
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat, next="/private")
+    assert response.status_code == 302 and response.location == "/private"
+    state = relayed_state("shop")
+    assert client.get(f"/wechat/relay?code=c0de&state={state}").status_code == 302
 
 
 def test_a_site_not_behind_a_relay_keeps_its_plain_state(client: t.Any) -> None:

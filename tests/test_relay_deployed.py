@@ -280,6 +280,7 @@ def test_a_state_of_site_a_replayed_to_site_b_logs_nobody_in(deployed: Deploymen
     callback = victims_callback(deployed, deployed.shop_url)
     state = state_of(callback)
     calls = token_calls(deployed.fake)
+    assert state.startswith("4shop00")  # an IP address: no host label
     to_preview = "7preview04prX7" + state[len("4shop00") :]
     attacker = Browser(deployed.hosts)
     # Renamed to B's id, the relay forwards to B, which never issued the state.
