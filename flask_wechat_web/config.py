@@ -29,9 +29,9 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_SANDBOX": False,
     "WECHAT_WEB_STATE_TTL": 600,
     "WECHAT_WEB_CALLBACK_URL": None,
-    "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
     "WECHAT_WEB_RELAY_SITES": None,
     "WECHAT_WEB_RELAY_ID": None,
+    "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
 }
 
 LANGUAGES = ("zh_CN", "zh_TW", "en")

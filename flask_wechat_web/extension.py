@@ -15,7 +15,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, pending, relay
+from . import _session, pending
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -30,6 +30,7 @@ from .client import (
 from .config import DEFAULTS, LANGUAGES, problems
 from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
+from .relay import state_prefix
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
 from .views import create_blueprint, safe_next, site_root
 
@@ -382,7 +383,7 @@ class WeChatWebState:
     def start_login(self, flow: str, next_url: str, *, in_frame: bool = False) -> str:
         """Remember a new pending login; its state."""
         ttl = self.config["WECHAT_WEB_STATE_TTL"]
-        prefix = relay.state_prefix()
+        prefix = state_prefix()
         now = self.extension.clock()
         return pending.add(flow, next_url, now, ttl, in_frame=in_frame, prefix=prefix).state
 
