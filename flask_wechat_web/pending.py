@@ -84,10 +84,7 @@ def _save(data: dict[str, list[t.Any]]) -> None:
 def add(
     flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False, prefix: str = ""
 ) -> PendingLogin:
-    """Start a login: remember a new state, evicting the oldest over the cap.
-
-    ``prefix`` goes before the random part (a relay's site id, see ``relay.py``).
-    """
+    """Start a login: remember a new state, evicting the oldest over the cap."""
     login = PendingLogin(prefix + new_state(), flow, next_url, now + ttl, in_frame)
     data = _load()
     pending = [p for p in data["p"] if _valid_entry(p)]
