@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_CALLBACK_PATH = "/wechat/authorized"
 #: Random characters the relay asks for beside the id: 22 base-62 digits > 128 bits.
 MIN_RANDOM = 22
-MAX_STATE = 128
 
 _ID = re.compile(r"[A-Za-z0-9]{1,15}")
 _ID_LENGTHS = "123456789abcdef"
@@ -267,12 +266,14 @@ def _forward_to() -> str:
     if code is not None and not _CODE.fullmatch(code):
         raise _Refused("the code is malformed")
     site_id, label = decoded
-    sites, _ = parse_sites(current_app.config["WECHAT_WEB_RELAY_SITES"])
+    sites, _ = parse_sites(current_app.config.get("WECHAT_WEB_RELAY_SITES"))
     site = sites.get(site_id)
     if site is None:
         raise _Refused("the state names no site of WECHAT_WEB_RELAY_SITES")
     target = site.target(label)
-    if target is None or not site.allows(target):
+    if target is None:
         raise _Refused(f"site {site_id!r} is a pattern and the state names no host for it")
+    if not site.allows(target):  # a second look, as a browser reads the URL
+        raise _Refused(f"the URL built for site {site_id!r} does not match its entry")
     params = [("code", code), ("state", state)] if code is not None else [("state", state)]
     return f"{target}?{urlencode(params)}"
