@@ -87,10 +87,10 @@ def _pending(data: _session.SessionData) -> list[list[t.Any]]:
 
 
 def add(
-    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False
+    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False, prefix: str = ""
 ) -> PendingLogin:
     """Start a login: remember a new state, evicting the oldest over the caps."""
-    login = PendingLogin(new_state(), flow, next_url, int(now + ttl), in_frame)
+    login = PendingLogin(prefix + new_state(), flow, next_url, int(now + ttl), in_frame)
     data = _session.data()
     entries = _pending(data)
     entries.append([login.state, login.flow, login.next, login.expires_at, int(in_frame)])
