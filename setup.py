@@ -33,7 +33,7 @@ setup(
             "gunicorn>=22.0",
             "trustme>=1.1",
         ],
-        "docs": ["Sphinx>=7.0", "furo>=2024.1"],
+        "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
             "ruff>=0.5",
             "mypy>=1.10",
