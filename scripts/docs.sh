@@ -12,11 +12,15 @@
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-OPTS="-q -W --keep-going ${SPHINXOPTS:-}"
+# -E: a fresh environment each time, so every warning is reported again
+# (-W) and every page gets the current titles of the others.
+OPTS="-q -E -W --keep-going ${SPHINXOPTS:-}"
 POT=docs/_build/gettext
 
 # The message templates are built from the current pages each time, so a
-# page changed without its translation fails the check below.
+# page changed without its translation fails the check below (and a page
+# removed leaves no template behind).
+rm -rf "$POT"
 # shellcheck disable=SC2086
 "$BIN/sphinx-build" $OPTS -b gettext docs "$POT"
 
