@@ -36,7 +36,7 @@ setup(
             "Flask-WTF>=1.2.1",
             "redis>=5.0",
         ],
-        "docs": ["Sphinx>=7.0", "furo>=2024.1"],
+        "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
             "ruff>=0.5",
             "mypy>=1.10",
