@@ -193,6 +193,25 @@ class WeChatUnavailableError(WeChatError):
     default_message = "WeChat is unavailable."
 
 
+class MalformedAnswerError(WeChatUnavailableError):
+    """WeChat (or something posing as it) answered with an unexpected shape.
+
+    ``endpoint`` is the API path, ``field`` the field at fault (``"(body)"``
+    when the body as a whole is: not UTF-8, not JSON, too large or too deep).
+    The message never quotes the value, which might be a token.
+    """
+
+    def __init__(self, endpoint: str, field: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.field = field
+        where = "its body" if field == "(body)" else f"its field {field!r}"
+        super().__init__(
+            f"WeChat's answer to {endpoint} is malformed: {where} {reason}. Nothing "
+            "was used from it. Try again later; if it persists, check what answers "
+            "at WECHAT_WEB_API_BASE_URL (a proxy or captive portal?)."
+        )
+
+
 _CODE_ERRORS = frozenset({40029, 40163, 42003, 41008})
 _CREDENTIAL_ERRORS = frozenset({40013, 40125, 41002, 41004})
 _TOKEN_ERRORS = frozenset({42001, 42002, 40014, 40030, 41003})
