@@ -10,7 +10,9 @@ compresses though we ask it not to) to no more than that.
 
 from __future__ import annotations
 
+import heapq
 import math
+import os
 import socket
 import threading
 import time
@@ -29,6 +31,39 @@ from .errors import MalformedAnswerError
 _current = threading.local()
 
 
+class _Watchdog:
+    """One thread per process that expires calls when their deadlines pass."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self._heap: list[tuple[float, int, _Call]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, call: _Call) -> None:
+        entry = (call.deadline, id(call), call)
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="wechat-web-deadlines", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:  # sooner than what the thread waits for
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    heapq.heappop(self._heap)[2].expire()
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
 class _Call:
     """One call's deadline, and the sockets to shut when it passes."""
 
@@ -38,8 +73,6 @@ class _Call:
         self._done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def remaining(self) -> float:
         return max(self.deadline - time.monotonic(), 0.0)
@@ -49,7 +82,7 @@ class _Call:
             with self._lock:
                 self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
             if self._done:
                 return  # the socket may already serve another call
@@ -62,14 +95,17 @@ class _Call:
 
     def __enter__(self) -> _Call:
         _current.call = self
-        self._timer.start()
+        _watchdog.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._sockets.clear()
         _current.call = None
+
+
+_watchdog = _Watchdog()
 
 
 class _WatchedConnection(HTTPConnection):
