@@ -374,7 +374,9 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
     The new error is raised outside the ``except`` block so it carries no
     ``__context__`` quoting the request URL.
     """
-    host = urlsplit(base_url or "").netloc or "WeChat"
+    parts = urlsplit(base_url or "")
+    # Never the netloc: it may carry user:password@.
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     try:
         return fn()
     except WeChatError:

@@ -88,17 +88,22 @@ class HostileServer:
         except OSError:
             return
 
+    def drop_connections(self) -> None:
+        """Hang up on every client, as a server closing idle keep-alives does."""
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self) -> None:
         try:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         except OSError:
             pass
         self._listener.close()
+        self.drop_connections()
         for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         self._accepting.join(5)
         for thread in self._threads:
