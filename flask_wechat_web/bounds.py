@@ -21,6 +21,7 @@ import zlib
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager, poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, ReadTimeoutError
@@ -36,7 +37,8 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self.reset()
-        os.register_at_fork(after_in_child=self.reset)
+        if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread
+            os.register_at_fork(after_in_child=self.reset)
 
     def reset(self) -> None:
         self._heap: list[tuple[float, int, _Call]] = []
@@ -114,7 +116,7 @@ class _WatchedConnection(HTTPConnection):
     def connect(self) -> None:
         call: _Call | None = getattr(_current, "call", None)
         if call is not None and isinstance(self.timeout, (int, float)):
-            self.timeout = min(self.timeout, call.remaining())
+            self.timeout = min(self.timeout, max(call.remaining(), 0.001))
         super().connect()
 
     def getresponse(self) -> t.Any:
@@ -139,6 +141,13 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 _POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 
+def _watch_pools(manager: PoolManager) -> PoolManager:
+    """Make ``manager``'s pools keep to deadlines, unless it has its own (SOCKS)."""
+    if manager.pool_classes_by_scheme is poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = _POOLS
+    return manager
+
+
 class BoundedAdapter(HTTPAdapter):
     """An adapter whose calls end by their deadline and read a capped body.
 
@@ -148,12 +157,10 @@ class BoundedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
+        _watch_pools(self.poolmanager)
 
     def proxy_manager_for(self, proxy: str, **kwargs: t.Any) -> t.Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
+        return _watch_pools(super().proxy_manager_for(proxy, **kwargs))
 
     def send(  # type: ignore[override]
         self,

@@ -153,3 +153,24 @@ def test_answers_are_read_whole_and_the_connection_kept(
     for _ in range(3):
         assert log_in(client, fake_wechat)[0].status_code == 302
     assert fake_wechat.server.api_connections == 1
+
+
+def test_the_deadline_holds_through_a_proxy(
+    fake_wechat: FakeWeChat,
+    hostile: t.Callable[[Answer], HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = hostile(drip(response(b"{}")))
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    app, _ = make_app(fake_wechat, WECHAT_WEB_TIMEOUT=TIMEOUT)
+    app.config["WECHAT_WEB_API_BASE_URL"] = "http://127.0.0.1:9"  # reached only through the proxy
+    client = app.test_client()
+    state = query_of(start_login(client))["state"][0]
+    started = time.monotonic()
+    page = client.get(f"/wechat/authorized?code={'c' * 32}&state={state}")
+    elapsed = time.monotonic() - started
+    assert page.status_code == 502
+    assert proxy.heads and proxy.heads[0].startswith(b"GET http://127.0.0.1:9/sns/oauth2/")
+    assert elapsed < TIMEOUT + MARGIN, elapsed
