@@ -8,6 +8,7 @@ overridden in the narrowest method, with the reason next to it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ _T = t.TypeVar("_T")
 _SECRET_PARAM = re.compile(r"\b(secret|code|access_token|refresh_token)=[^&\s\"']*")
 
 
+@functools.cache
 def _library_loggers() -> list[str]:
     """Every logger of urllib3 and requests, whether its module is imported yet.
 
@@ -68,7 +70,9 @@ class _ScrubSecrets(logging.Filter):
             record.msg, record.args = scrubbed, ()
         if record.exc_info:
             trace = logging.Formatter().formatException(record.exc_info)
-            record.exc_info, record.exc_text = None, _SECRET_PARAM.sub(r"\1=***", trace)
+            scrubbed = _SECRET_PARAM.sub(r"\1=***", trace)
+            if scrubbed != trace:  # only then: error trackers want exc_info
+                record.exc_info, record.exc_text = None, scrubbed
         return True
 
 

@@ -231,3 +231,17 @@ def test_cli_never_echoes_a_secret(
         assert value not in result.output
     if args == ("urls",):
         assert "https://auth.example.com/wechat/authorized?key=…" in result.output
+
+
+def test_tracebacks_in_library_logs_are_scrubbed(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = make_app(fake_wechat)  # installs the scrubber
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"GET /sns/auth?access_token={TOKEN['access_token']}")
+    except ValueError:
+        logging.getLogger("urllib3.connection").warning("failed", exc_info=True)
+    [record] = caplog.records
+    assert record.exc_text and "access_token=***" in record.exc_text
+    assert_logs_clean(app, caplog, "access_token=***")
