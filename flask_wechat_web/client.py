@@ -30,7 +30,7 @@ from urllib3.util.retry import Retry
 from . import answers
 from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
 from .bounds import BoundedAdapter
-from .errors import TokenExpiredError, WeChatError, WeChatUnavailableError
+from .errors import NO_TOKEN, TokenExpiredError, WeChatError, WeChatUnavailableError
 
 __all__ = ["AUTH_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
 
@@ -318,11 +318,7 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         stored = token is None
         used = self._get_requested_token() if stored else token
         if used is None:
-            raise TokenExpiredError(
-                "There is no WeChat token to call WeChat with: the current user "
-                "did not log in with WeChat, or logged out. Pass a token, or send "
-                "the user to log in with WeChat."
-            )
+            raise TokenExpiredError(NO_TOKEN)
         renew = self.renew_token
         if renew is not None and is_expired(used):
             used = renew(used)

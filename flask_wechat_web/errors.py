@@ -87,6 +87,14 @@ class TokenExpiredError(WeChatAPIError):
     )
 
 
+#: The message of a call made with no token (``wechat.token`` is ``None``).
+NO_TOKEN = (
+    "There is no WeChat token to call WeChat with: the current user did not "
+    "log in with WeChat, or logged out, or the token was dropped. Send the "
+    "user to log in with WeChat (wechat.login_url())."
+)
+
+
 class AccessDeniedError(WeChatError):
     """The user declined the login (WeChat came back with a state but no code)."""
 

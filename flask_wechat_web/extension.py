@@ -31,6 +31,7 @@ from .client import (
 )
 from .config import DEFAULTS, LANGUAGES, problems
 from .errors import (
+    NO_TOKEN,
     ConfigurationError,
     MalformedAnswerError,
     TokenExpiredError,
@@ -232,30 +233,31 @@ class WeChatWeb:
         return token
 
     def fetch_identity(
-        self, token: t.Mapping[str, t.Any], lang: str | None = None
+        self, token: t.Mapping[str, t.Any] | None, lang: str | None = None
     ) -> WeChatIdentity:
         """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``.
 
         A token WeChat rejects (expired or revoked early) is refreshed once,
         and stored if it is the current user's, as for every call made with a
-        user's token.
+        user's token. No token (``wechat.token`` of a user who has none) is a
+        :class:`TokenExpiredError`.
         """
-        state = get_state()
+        state, token = get_state(), _given(token)
         flow = state.flow_of(token)
         userinfo = state.userinfo(flow, token, lang)
         return state.identity(flow, token, userinfo=userinfo)
 
-    def refresh_token(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    def refresh_token(self, token: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
         """A fresh token for ``token``, through ``sns/oauth2/refresh_token``."""
-        state = get_state()
+        state, token = get_state(), _given(token)
         return state.refresh(state.flow_of(token), token)
 
-    def check_token(self, token: t.Mapping[str, t.Any]) -> bool:
+    def check_token(self, token: t.Mapping[str, t.Any] | None) -> bool:
         """Whether WeChat still accepts ``token``'s access token (``sns/auth``).
 
         A pure question: the token is never refreshed here.
         """
-        state = get_state()
+        state, token = get_state(), _given(token)
         remote = state.remote(state.flow_of(token))
         try:
             remote.get_json(AUTH_PATH, access_token=token["access_token"], openid=token["openid"])
@@ -264,6 +266,13 @@ class WeChatWeb:
                 return False
             raise
         return True
+
+
+def _given(token: t.Mapping[str, t.Any] | None) -> t.Mapping[str, t.Any]:
+    """``token``; ``None`` (``wechat.token`` of a user with none) is a clear error."""
+    if token is None:
+        raise TokenExpiredError(NO_TOKEN)
+    return token
 
 
 def get_state(app: Flask | None = None) -> WeChatWebState:

@@ -24,7 +24,7 @@ def add_routes(app: Flask, wechat: WeChatWeb) -> None:
     @app.route("/identity")
     def identity() -> t.Any:
         try:
-            found = wechat.fetch_identity(wechat.token)  # type: ignore[arg-type]
+            found = wechat.fetch_identity(wechat.token)
         except TokenExpiredError as error:
             return str(error), 401
         return jsonify(nickname=found.nickname)
@@ -43,7 +43,10 @@ def add_routes(app: Flask, wechat: WeChatWeb) -> None:
 
     @app.route("/check")
     def check() -> t.Any:
-        return jsonify(wechat.check_token(wechat.token))  # type: ignore[arg-type]
+        try:
+            return jsonify(wechat.check_token(wechat.token))
+        except TokenExpiredError as error:
+            return str(error), 401
 
 
 @pytest.fixture
@@ -172,3 +175,16 @@ def test_other_errcodes_are_not_refreshed(fake_wechat: FakeWeChat) -> None:
         wechat_api.server.close()
     assert info.value.errcode == 48001
     assert wechat_api.paths == ["/sns/userinfo"]
+
+
+def test_no_token_is_a_token_error_whoever_asks(fake_wechat: FakeWeChat) -> None:
+    app, wechat = make_app(fake_wechat)
+    add_routes(app, wechat)
+    client = app.test_client()  # logged in to nothing
+    for path in ("/identity", "/check"):
+        page = client.get(path)
+        assert page.status_code == 401 and "log in with WeChat" in page.get_data(as_text=True)
+    with app.test_request_context(), pytest.raises(TokenExpiredError):
+        wechat.remote.get("sns/userinfo")
+    with app.test_request_context(), pytest.raises(TokenExpiredError):
+        wechat.refresh_token(None)
