@@ -5,7 +5,8 @@ byte at a time never times out. Here a call's time is counted once: connects
 get what is left of it, and when it runs out a watchdog shuts the call's
 socket, which ends any read in progress. The body is read by this adapter,
 at most :data:`~.answers.MAX_BODY` bytes of it, and inflated (if a server
-compresses though we ask it not to) to no more than that.
+compresses though we ask it not to) to no more than that. WeChat's API never
+redirects, and a redirect is refused rather than followed.
 """
 
 from __future__ import annotations
@@ -194,6 +195,10 @@ def _read_body(resp: requests.Response) -> requests.Response:
     encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
     body = bytearray()
     try:
+        if resp.is_redirect:  # followed, it would restart the clock elsewhere
+            raise MalformedAnswerError(
+                endpoint, "(body)", f"is a redirect (HTTP {resp.status_code}), never followed"
+            )
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             raise MalformedAnswerError(endpoint, "(body)", f"comes {encoding}-encoded")
         while chunk := resp.raw.read(16384, decode_content=False):

@@ -174,3 +174,13 @@ def test_the_deadline_holds_through_a_proxy(
     assert page.status_code == 502
     assert proxy.heads and proxy.heads[0].startswith(b"GET http://127.0.0.1:9/sns/oauth2/")
     assert elapsed < TIMEOUT + MARGIN, elapsed
+
+
+def test_a_redirect_is_refused_not_followed(
+    fake_wechat: FakeWeChat, hostile: t.Callable[[Answer], HostileServer]
+) -> None:
+    elsewhere = hostile(send(response(b'{"access_token": "x"}')))
+    server = hostile(send(response(b"", f"Location: {elsewhere.url}/sns/", status="302 Found")))
+    page, errors, _ = login_against(fake_wechat, server)
+    assert_clean_502(page, errors, "is a redirect (HTTP 302), never followed")
+    assert len(server.heads) == 1 and elsewhere.heads == []
