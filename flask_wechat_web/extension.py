@@ -11,7 +11,7 @@ import typing as t
 from urllib.parse import quote
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
@@ -519,7 +519,8 @@ class WeChatWebState:
         """
         key = (token.get("appid"), token.get("openid"))
         with self._refresh_locks[hash(key) % len(self._refresh_locks)]:
-            stored = self.extension.storage.get()
+            # Outside a request (a job) there is no current user.
+            stored = self.extension.storage.get() if has_request_context() else None
             mine = stored is not None and same_account(stored, token)
             if (
                 stored is not None
