@@ -59,6 +59,21 @@ def _text(value: t.Any) -> str:
     return value
 
 
+def _image_url(value: t.Any) -> str:
+    # Sites put it in <img src>: an http(s) URL or nothing, never javascript:.
+    if value == "":
+        return ""
+    if (
+        not isinstance(value, str)
+        or len(value) > 2048
+        or not value.startswith(("https://", "http://"))
+        or not value.isprintable()
+        or " " in value
+    ):
+        raise ValueError("must be an http(s) URL of at most 2048 characters, or empty")
+    return t.cast(str, value)
+
+
 def _scope(value: t.Any) -> str:
     if not isinstance(value, str) or len(value) > 256 or not value.isprintable():
         raise ValueError("must be a printable string of at most 256 characters")
@@ -127,7 +142,7 @@ SHAPES: dict[str, dict[str, Field]] = {
         "openid": Field(_identifier, required=True),
         "unionid": Field(_identifier, empty_is_absent=True),
         "nickname": Field(_text),
-        "headimgurl": Field(_text),
+        "headimgurl": Field(_image_url),
         "sex": Field(_sex),
         "province": Field(_text),
         "city": Field(_text),

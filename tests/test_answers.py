@@ -201,6 +201,7 @@ def test_any_answer_is_a_result_or_a_wechat_error(
         ("userinfo", {**VALID["userinfo"], "privilege": "chinaunicom"}, "privilege"),
         ("userinfo", {**VALID["userinfo"], "sex": 3}, "sex"),
         ("userinfo", {**VALID["userinfo"], "nickname": 7}, "nickname"),
+        ("userinfo", {**VALID["userinfo"], "headimgurl": "javascript:alert(1)"}, "headimgurl"),
         ("userinfo", {**VALID["userinfo"], "openid": "o" + "B" * 27}, "openid"),
         ("auth", {"errcode": "0"}, "errcode"),
         ("auth", {"errcode": 1.5}, "errcode"),
