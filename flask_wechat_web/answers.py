@@ -71,7 +71,7 @@ def _image_url(value: t.Any) -> str:
         or " " in value
     ):
         raise ValueError("must be an http(s) URL of at most 2048 characters, or empty")
-    return t.cast(str, value)
+    return value
 
 
 def _scope(value: t.Any) -> str:
