@@ -18,6 +18,8 @@ from flask import Flask
 from flask_wechat_web.testing.fake import FakeApp, FakeWeChat
 from flask_wechat_web.testing.server import FakeWeChatServer
 
+from .conftest import submit_consent
+
 
 @pytest.fixture(scope="module")
 def server() -> t.Iterator[FakeWeChatServer]:
@@ -42,7 +44,7 @@ def authorize(server: FakeWeChatServer, app: FakeApp, state: str = "xyz") -> str
     query = urlencode(
         [
             ("appid", app.appid),
-            ("redirect_uri", "https://site.example/cb"),
+            ("redirect_uri", "http://localhost/cb"),
             ("response_type", "code"),
             ("scope", "snsapi_login"),
             ("state", state),
@@ -57,11 +59,13 @@ def wechat_json(response: requests.Response) -> dict[str, t.Any]:
 
 
 def log_in(server: FakeWeChatServer, session: requests.Session) -> dict[str, t.Any]:
-    """A whole QR login over HTTP: authorize page, code exchange, profile."""
+    """A whole QR login over HTTP: QR page, approval, code exchange, profile."""
     app = server.fake.website_app
     page = session.get(authorize(server, app), allow_redirects=False, timeout=5)
-    assert page.status_code == 302
-    code = parse_qs(urlsplit(page.headers["Location"]).query)["code"][0]
+    assert page.status_code == 200
+    approved = submit_consent(session, page, user="zhangsan")
+    assert approved.status_code == 302
+    code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
     token = wechat_json(
         session.get(
             f"{server.api_base_url}/sns/oauth2/access_token",
@@ -98,7 +102,8 @@ def test_a_login_over_http(fake: FakeWeChat, server: FakeWeChatServer) -> None:
     with requests.Session() as session:
         info = log_in(server, session)
     assert info["nickname"] == "张三😀"
-    assert fake.calls["qrconnect"] == fake.calls["access_token"] == fake.calls["userinfo"] == 1
+    assert fake.calls["qrconnect"] == fake.calls["confirm"] == 1
+    assert fake.calls["access_token"] == fake.calls["userinfo"] == 1
 
 
 def test_api_body_is_raw_utf8_text_plain(fake: FakeWeChat, server: FakeWeChatServer) -> None:

@@ -62,12 +62,13 @@ class _Host:
         self,
         app: WSGIApplication,
         host: str,
+        port: int,
         threads: int,
         certfile: str | None,
         keyfile: str | None,
     ) -> None:
         self.server = _Server(
-            (host, 0), app, numthreads=threads, shutdown_timeout=1, timeout=KEEPALIVE_TIMEOUT
+            (host, port), app, numthreads=threads, shutdown_timeout=1, timeout=KEEPALIVE_TIMEOUT
         )
         self.server.stats["Enabled"] = True
         self.server.expiration_interval = 0.05  # how long stop() waits for the loop
@@ -110,9 +111,11 @@ class _Host:
 class FakeWeChatServer:
     """Serve a fake WeChat on two loopback ports: the open host and the API host.
 
-    Both ports serve the same WSGI app; two hosts let a test count the
-    connections a client opens to the API alone. HTTPS with ``certfile``
-    (and ``keyfile``, if the key is not in ``certfile``).
+    The open port serves the authorize pages, the API port the API, as
+    WeChat's two hosts do (each answers 404 for the other's paths); a test
+    can count the connections a client opens to the API alone. Ports are
+    free ones unless given. HTTPS with ``certfile`` (and ``keyfile``, if
+    the key is not in ``certfile``).
     """
 
     def __init__(
@@ -123,11 +126,13 @@ class FakeWeChatServer:
         certfile: str | None = None,
         keyfile: str | None = None,
         threads: int = 16,
+        open_port: int = 0,
+        api_port: int = 0,
     ) -> None:
         self.fake = fake
-        self._open = _Host(fake, host, threads, certfile, keyfile)
+        self._open = _Host(fake.open_app, host, open_port, threads, certfile, keyfile)
         try:
-            self._api = _Host(fake, host, threads, certfile, keyfile)
+            self._api = _Host(fake.api_app, host, api_port, threads, certfile, keyfile)
         except BaseException:
             self._open.stop()
             raise
