@@ -32,6 +32,8 @@ setup(
             "playwright>=1.45",
             "gunicorn>=22.0",
             "trustme>=1.1",
+            "wechatpy>=1.8",
+            "social-auth-core>=7.0",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1"],
         "dev": [
