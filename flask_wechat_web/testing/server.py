@@ -12,6 +12,7 @@ import threading
 import typing as t
 
 from cheroot import wsgi
+from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 if t.TYPE_CHECKING:
@@ -31,8 +32,27 @@ _START_DEADLINE = 10.0
 KEEPALIVE_TIMEOUT = 75
 
 
+class _Connection(HTTPConnection):
+    """A connection that closes its write buffer when it closes.
+
+    cheroot closes the read side and the socket but leaves the buffered
+    writer to the garbage collector, whose flush of a leftover error answer
+    into the closed TLS socket then fails in a finalizer (an unraisable
+    ``OSError: Bad file descriptor``, seen on Python 3.13).
+    """
+
+    def close(self) -> None:
+        try:
+            self.wfile.close()  # flushes what is left while the socket is open
+        except OSError:
+            pass  # the peer is gone: the leftover answer has nowhere to go
+        super().close()
+
+
 class _Server(wsgi.Server):
     """cheroot, logging to ``logging`` at DEBUG instead of printing to stderr."""
+
+    ConnectionClass = _Connection
 
     #: cheroot answers ``Connection: close`` once 10 idle keep-alive
     #: connections are open; WeChat serves many clients' pools at once.
