@@ -85,18 +85,8 @@ class Pages(Model):
         """The callback URL a redirecting denial sends (``state`` only); mints nothing."""
         return _denied_url(self._check_url(authorize_url))
 
-    def _split_url(self, authorize_url: str) -> tuple[str, str]:
-        parts = urlsplit(authorize_url)
-        for endpoint, suffix in (
-            ("qrconnect", "/connect/qrconnect"),
-            ("authorize", "/connect/oauth2/authorize"),
-        ):
-            if parts.path.endswith(suffix):
-                return endpoint, parts.query
-        raise ValueError(f"not a WeChat authorize URL: {parts.path!r}")
-
     def _check_url(self, authorize_url: str) -> Authorization:
-        endpoint, query = self._split_url(authorize_url)
+        endpoint, query = _split_url(authorize_url)
         with self._lock:
             self.calls[endpoint] += 1
         return self._check_authorize(endpoint, query)
@@ -213,6 +203,17 @@ class Pages(Model):
         if auth.jssdk and auth.self_redirect != "true":
             return _page("sandbox_redirect.html", url=url, compact=True)
         return Response(status=302, headers={"Location": url, **_PAGE_HEADERS})
+
+
+def _split_url(authorize_url: str) -> tuple[str, str]:
+    parts = urlsplit(authorize_url)
+    for endpoint, suffix in (
+        ("qrconnect", "/connect/qrconnect"),
+        ("authorize", "/connect/oauth2/authorize"),
+    ):
+        if parts.path.endswith(suffix):
+            return endpoint, parts.query
+    raise ValueError(f"not a WeChat authorize URL: {parts.path!r}")
 
 
 def _check_redirect_uri(kind: str, redirect_uri: str, domain: str) -> None:
