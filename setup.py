@@ -33,7 +33,7 @@ setup(
             "gunicorn>=22.0",
             "trustme>=1.1",
             "wechatpy>=1.8",
-            "social-auth-core>=7.0",
+            "social-auth-core>=6.0",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1"],
         "dev": [
