@@ -107,16 +107,22 @@ def log_in(client: FlaskClient, fake: FakeWeChat, **query: str) -> tuple[TestRes
     return client.get(callback), callback
 
 
+def consent_form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the fake WeChat's consent form."""
+    form = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert form is not None, page[:500]
+    fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
+    return html.unescape(form.group(1)), {name: html.unescape(value) for name, value in fields}
+
+
 def submit_consent(
     browser: requests.Session, page: requests.Response, **choice: str
 ) -> requests.Response:
     """Press a button of the fake WeChat's page (``user=KEY`` or ``deny="1"``), unfollowed."""
-    form = re.search(r'<form method="post" action="([^"]+)"', page.text)
-    assert form is not None, page.text[:500]
-    fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text)
-    data = {name: html.unescape(value) for name, value in fields}
-    action = urljoin(page.url, html.unescape(form.group(1)))
-    return browser.post(action, data={**data, **choice}, allow_redirects=False, timeout=10)
+    action, fields = consent_form(page.text)
+    return browser.post(
+        urljoin(page.url, action), data={**fields, **choice}, allow_redirects=False, timeout=10
+    )
 
 
 def stored_token(client: FlaskClient) -> dict[str, t.Any]:

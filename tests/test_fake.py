@@ -21,7 +21,7 @@ from werkzeug.test import Client, TestResponse
 
 from flask_wechat_web.testing.fake import FakeApp, FakeUser, FakeWeChat
 
-from .conftest import MICROMESSENGER_UA
+from .conftest import MICROMESSENGER_UA, consent_form
 
 CALLBACK = "https://site.example/wechat/authorized"
 API = "https://api.weixin.qq.com"
@@ -103,12 +103,8 @@ def log_in(
 
 def confirm(client: Client, url: str, **choice: str) -> TestResponse:
     """Open the page and press one of its buttons, as a person would."""
-    page = open_page(client, url).get_data(as_text=True)
-    action = re.search(r'<form method="post" action="([^"]+)"', page)
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
-    assert action is not None, page
-    fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
-    return client.post(action.group(1), data={**fields, **choice})
+    action, fields = consent_form(open_page(client, url).get_data(as_text=True))
+    return client.post(action, data={**fields, **choice})
 
 
 def wechat_error(response: TestResponse) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
@@ -13,9 +12,7 @@ from werkzeug.test import TestResponse
 
 from flask_wechat_web import WeChatWeb
 
-from .conftest import MICROMESSENGER_UA, callback_path, query_of
-
-CONSENT_FORM = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
+from .conftest import MICROMESSENGER_UA, callback_path, consent_form, query_of
 
 
 def sandbox_site(**config: t.Any) -> FlaskClient:
@@ -32,8 +29,8 @@ def sandbox_site(**config: t.Any) -> FlaskClient:
 
 def press(client: FlaskClient, page: TestResponse, **choice: str) -> TestResponse:
     """Press a button of the sandbox's page."""
-    fields = {k: v.replace("&amp;", "&") for k, v in CONSENT_FORM.findall(page.text)}
-    return client.post("/_wechat_sandbox/connect/confirm", data={**fields, **choice})
+    action, fields = consent_form(page.text)
+    return client.post(action, data={**fields, **choice})
 
 
 def sandbox_page(client: FlaskClient, redirect_uri: str, **headers: str) -> TestResponse:
@@ -75,12 +72,12 @@ def test_the_sites_host_with_its_port_is_its_own_for_the_official_account() -> N
     site = {"base_url": "http://127.0.0.1:5000", "headers": {"User-Agent": MICROMESSENGER_UA}}
     page = client.get(client.get("/wechat/login", **site).location, **site)
     assert "Log in as" in page.text, page.text[:300]
-    fields = {k: v.replace("&amp;", "&") for k, v in CONSENT_FORM.findall(page.text)}
+    action, fields = consent_form(page.text)
     form = {**fields, "user": "zhangsan"}
-    approved = client.post("/_wechat_sandbox/connect/confirm", data=form, **site)
+    approved = client.post(action, data=form, **site)
     assert approved.location.startswith("http://127.0.0.1:5000/wechat/authorized?code=")
     form["query"] = form["query"].replace("5000", "5001")
-    other_port = client.post("/_wechat_sandbox/connect/confirm", data=form, **site)
+    other_port = client.post(action, data=form, **site)
     assert "10003" in other_port.text and "Location" not in other_port.headers
 
 
