@@ -112,9 +112,9 @@ def client_logins(site: str, index: int, run: Run, halfway: threading.Event) -> 
                 qr_page = browser.get(f"{site}/wechat/login?next=/", timeout=30)
                 approved = submit_consent(browser, qr_page, user=f"client-{index}")
                 page = browser.get(approved.headers["Location"], timeout=30)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 with run.lock:
-                    run.interrupted += 1  # a killed worker's request: try again
+                    run.interrupted += 1  # a killed worker's request, cut before or mid-answer
                 continue
             assert page.url.startswith(f"{site}/"), page.url
             assert f"用户 client-{index}" in page.text, page.text[:500]
