@@ -84,6 +84,8 @@ def test_bodies_are_utf8_whatever_the_content_type(
 def test_fetch_identity_check_and_refresh(
     app: Flask, client: FlaskClient, wechat: WeChatWeb, fake_wechat: FakeWeChat
 ) -> None:
+    website = fake_wechat.website_app  # lang shows only in the profile sent before 2021
+    fake_wechat.add_app(website.appid, website.secret, empty_profile=False)
     log_in(client, fake_wechat)
     token = stored_token(client)
     with app.test_request_context():
