@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -76,6 +77,26 @@ def test_no_new_connection_after_the_first_login(app: Flask, fake_wechat: FakeWe
     for ua in ("Mozilla/5.0", MICROMESSENGER_UA) * 5:
         log_in(app.test_client(), fake_wechat, ua=ua)
     assert fake_wechat.server.api_connections == warm
+
+
+def test_no_requests_session_per_call_after_warm_up(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for ua in ("Mozilla/5.0", MICROMESSENGER_UA):  # both apps, each with its session
+        log_in(app.test_client(), fake_wechat, ua=ua)
+    created: list[requests.Session] = []
+    init = requests.Session.__init__
+
+    def counting_init(session: requests.Session) -> None:
+        created.append(session)
+        init(session)
+
+    monkeypatch.setattr(requests.Session, "__init__", counting_init)
+    for ua in ("Mozilla/5.0", MICROMESSENGER_UA) * 3:
+        response, _ = log_in(app.test_client(), fake_wechat, ua=ua)
+        assert response.status_code == 302
+    assert calls(fake_wechat) == (8, 8)
+    assert created == []
 
 
 def test_routes_outside_the_blueprint_never_call_wechat(
