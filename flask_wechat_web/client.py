@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import typing as t
+import weakref
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -66,6 +67,7 @@ class _SharedAdapter(HTTPAdapter):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._pools: dict[tuple[t.Any, ...], t.Any] = {}
+        self._checked: weakref.WeakSet[t.Any] = weakref.WeakSet()
 
     def close(self) -> None:
         """Ignore: Authlib closes its session after every call."""
@@ -97,6 +99,17 @@ class _SharedAdapter(HTTPAdapter):
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
             self._pools[key] = pool
         return pool
+
+    def cert_verify(self, conn: t.Any, url: str, verify: t.Any, cert: t.Any) -> None:
+        """Check the CA path and set the pool's TLS attributes once per pool.
+
+        requests asks the disk (``os.path.exists``, ``os.path.isdir``) and
+        sets the same attributes on every call. A urllib3 pool is keyed by
+        these TLS settings, so they never change for it.
+        """
+        if conn not in self._checked:
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            self._checked.add(conn)
 
 
 class ConnectionPool:

@@ -6,6 +6,7 @@ import typing as t
 
 import pytest
 import requests
+import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -97,6 +98,26 @@ def test_no_requests_session_per_call_after_warm_up(
         assert response.status_code == 302
     assert calls(fake_wechat) == (8, 8)
     assert created == []
+
+
+def test_connection_pool_looked_up_once_per_host(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in(app.test_client(), fake_wechat)
+    lookups: list[str | None] = []
+    lookup = urllib3.PoolManager.connection_from_host
+
+    def counting_lookup(
+        manager: urllib3.PoolManager, host: str | None, *a: t.Any, **k: t.Any
+    ) -> t.Any:
+        lookups.append(host)
+        return lookup(manager, host, *a, **k)
+
+    monkeypatch.setattr(urllib3.PoolManager, "connection_from_host", counting_lookup)
+    for _ in range(3):
+        log_in(app.test_client(), fake_wechat)
+    assert calls(fake_wechat) == (4, 4)
+    assert lookups == []
 
 
 def test_routes_outside_the_blueprint_never_call_wechat(
