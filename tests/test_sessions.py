@@ -36,10 +36,10 @@ def test_concurrent_logins_of_different_users_each_get_their_own(
     def log_in_as(user: FakeUser) -> tuple[str, dict[str, t.Any], str]:
         client = app.test_client()
         callback = callback_path(fake_wechat.approve(start_login(client), user))
-        barrier.wait(10)  # every thread's callback at once
+        barrier.wait(30)  # every thread's callback at once
         assert client.get(callback).status_code == 302
         token = stored_token(client)
-        barrier.wait(10)  # and every thread's call with its user's token
+        barrier.wait(30)  # and every thread's call with its user's token
         with app.test_request_context():
             # WeChat itself says whose token the call carried.
             profile = json.loads(wechat.remote.get(USERINFO_PATH, token=token).content)
