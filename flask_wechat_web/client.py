@@ -380,10 +380,9 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
     def _get_oauth_client(self, **metadata: t.Any) -> WeChatOAuth2Session:
         """This thread's idle session, reset; a new one when none is idle.
 
-        Authlib builds a session (a ``requests.Session`` with its adapters,
-        a reference cycle for the garbage collector) for every call and
-        closes it after; ``WeChatOAuth2Session.close`` parks it here
-        instead. A session is taken out of the slot while in use, so no two
+        Authlib builds a session (a ``requests.Session`` with two adapters
+        and their pool managers) for every call and closes it after;
+        ``WeChatOAuth2Session.close`` parks it here instead. A session is taken out of the slot while in use, so no two
         calls ever share one: a nested call finds the slot empty and gets a
         session of its own. One built before a ``fork`` or a new mount is
         dropped. A call with other ``metadata`` than the app's (Authlib's
