@@ -382,11 +382,12 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
 
         Authlib builds a session (a ``requests.Session`` with two adapters
         and their pool managers) for every call and closes it after;
-        ``WeChatOAuth2Session.close`` parks it here instead. A session is taken out of the slot while in use, so no two
-        calls ever share one: a nested call finds the slot empty and gets a
-        session of its own. One built before a ``fork`` or a new mount is
-        dropped. A call with other ``metadata`` than the app's (Authlib's
-        calls pass the app's) gets a session of its own, never parked.
+        ``WeChatOAuth2Session.close`` parks it here instead. A session is
+        taken out of the slot while in use, so no two calls ever share one:
+        a nested call finds the slot empty and gets a session of its own.
+        One built before a ``fork`` or a new mount is dropped. A call with
+        other ``metadata`` than the app's (Authlib's calls pass the app's)
+        gets a session of its own, never parked.
         """
         if metadata != self.server_metadata:
             return t.cast(WeChatOAuth2Session, super()._get_oauth_client(**metadata))
