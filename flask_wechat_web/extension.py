@@ -593,7 +593,7 @@ class WeChatWebState:
             )
 
         def do_refresh() -> dict[str, t.Any]:
-            with remote._get_oauth_client() as client:
+            with remote._get_oauth_client(**remote.server_metadata) as client:
                 fresh = client.refresh_token(
                     remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )
