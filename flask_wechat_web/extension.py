@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -184,7 +185,9 @@ class WeChatWeb:
                     "logged out on the next request. Register "
                     "@login_manager.user_loader."
                 )
-            user = self._user_handler(identity)
+            guard = getattr(self.storage, "unavailable_as_error", contextlib.nullcontext)
+            with guard():  # the handler's own queries: a lost database is a clean 503
+                user = self._user_handler(identity)
             # A handler may return current_user itself: log in what it stands for.
             return user._get_current_object() if isinstance(user, LocalProxy) else user
         user = WeChatUser(identity)

@@ -11,6 +11,8 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"  # the load balancer of the topology test
+[ -x /usr/bin/redis-server ] || missing="$missing redis-server"  # its server-side sessions
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"
 SUDO=""
