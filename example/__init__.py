@@ -19,11 +19,17 @@ import os
 import typing as t
 
 import click
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy.exc import OperationalError
 
-from flask_wechat_web import SQLAlchemyStorage, TokenExpiredError, WeChatIdentity, WeChatWeb
+from flask_wechat_web import (
+    SQLAlchemyStorage,
+    StorageUnavailableError,
+    TokenExpiredError,
+    WeChatIdentity,
+    WeChatWeb,
+)
 
 from .models import User, WeChatAccount, db
 
@@ -85,9 +91,15 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         return (name or "?")[:1].upper()
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError) -> tuple[str, int]:
-        """The site's own pages while the database is down (the login has its own 503)."""
-        return render_template("unavailable.html"), 503
+    @app.errorhandler(StorageUnavailableError)
+    def database_unavailable(error: Exception) -> tuple[str, int]:
+        """The site's own pages while the database is down (the login has its own 503).
+
+        Rendered without context processors: Flask-Login's would load the
+        user from the database that is down.
+        """
+        page = app.jinja_env.get_template("unavailable.html")
+        return page.render(retry_url=request.full_path), 503
 
     @app.route("/")
     def index() -> str:
