@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 import trustme
 
-from . import overhead
+from . import overhead, topology
 from .rtt_proxy import RTTProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -383,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
                 fake.stdout.close()
     cost = overhead.measure()
     print(table(runs))
+    print(topology.report())  # the same login on three hosts behind nginx
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
     print(
