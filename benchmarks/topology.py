@@ -84,9 +84,9 @@ http {{
             proxy_read_timeout 30s;
             # Retries, chosen for the callback: a request goes to the next host
             # once, and only when its host failed before sending a response
-            # header (refused, reset, died). Never after a timeout: the slow
-            # host may still be redeeming the code, and a second redemption
-            # gets 40163. A GET cut off that way is re-sent, the callback
+            # header (refused, reset, died). Never after a timeout (connect
+            # timeouts too: nginx does not tell them apart): the slow host may
+            # still be redeeming the code, and a second redemption gets 40163. A GET cut off that way is re-sent, the callback
             # included: the next host finds the login already done (the dead
             # host saved the session: same redirect), or still pending and
             # redeems the code itself, or gets 40163 from WeChat (the dead host
