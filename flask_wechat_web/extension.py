@@ -31,6 +31,7 @@ from .client import (
 from .config import DEFAULTS, LANGUAGES, problems
 from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
 from .identity import WeChatIdentity, WeChatUser
+from .relay import state_prefix
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
 from .views import create_blueprint, safe_next, site_root
 
@@ -307,6 +308,11 @@ class WeChatWebState:
     def remote(self, flow: str) -> WeChatRemoteApp:
         """The Authlib remote app for ``flow``, registered on first use."""
         self.check_config()
+        if not self.config.get(_FLOWS[flow][0]):
+            raise ConfigurationError(
+                f"{_FLOWS[flow][0]} is not set: this site only relays WeChat's callbacks "
+                "(WECHAT_WEB_RELAY_SITES) and cannot log anyone in itself."
+            )
         name = _REMOTE_NAMES[flow]
         client = self.registry.create_client(name)
         if client is None:
@@ -380,7 +386,9 @@ class WeChatWebState:
     def start_login(self, flow: str, next_url: str, *, in_frame: bool = False) -> str:
         """Remember a new pending login; its state."""
         ttl = self.config["WECHAT_WEB_STATE_TTL"]
-        return pending.add(flow, next_url, self.extension.clock(), ttl, in_frame=in_frame).state
+        prefix = state_prefix()
+        now = self.extension.clock()
+        return pending.add(flow, next_url, now, ttl, in_frame=in_frame, prefix=prefix).state
 
     def qrcode_options(self, next_url: str | None, self_redirect: bool) -> dict[str, t.Any]:
         """``WxLogin`` options for an embedded QR code, with a new pending state."""

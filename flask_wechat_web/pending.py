@@ -82,10 +82,10 @@ def _save(data: dict[str, list[t.Any]]) -> None:
 
 
 def add(
-    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False
+    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False, prefix: str = ""
 ) -> PendingLogin:
     """Start a login: remember a new state, evicting the oldest over the cap."""
-    login = PendingLogin(new_state(), flow, next_url, now + ttl, in_frame)
+    login = PendingLogin(prefix + new_state(), flow, next_url, now + ttl, in_frame)
     data = _load()
     pending = [p for p in data["p"] if _valid_entry(p)]
     pending.append([login.state, login.flow, login.next, login.expires_at, int(in_frame)])

@@ -37,6 +37,7 @@ from .errors import (
     StateMismatchError,
     WeChatError,
 )
+from .relay import register as register_relay
 from .signals import wechat_authorized, wechat_logged_out, wechat_login_failed
 
 if t.TYPE_CHECKING:
@@ -96,6 +97,7 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
     bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
 
 
