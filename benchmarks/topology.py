@@ -86,12 +86,13 @@ http {{
             # once, and only when its host failed before sending a response
             # header (refused, reset, died). Never after a timeout (connect
             # timeouts too: nginx does not tell them apart): the slow host may
-            # still be redeeming the code, and a second redemption gets 40163. A GET cut off that way is re-sent, the callback
-            # included: the next host finds the login already done (the dead
-            # host saved the session: same redirect), or still pending and
-            # redeems the code itself, or gets 40163 from WeChat (the dead host
-            # had redeemed it) and answers the extension's clean "log in again"
-            # page. A POST (logout) that reached a host is never re-sent.
+            # still be redeeming the code, and a second redemption gets 40163.
+            # A GET cut off that way is re-sent, the callback included: the
+            # next host finds the login already done (the dead host saved the
+            # session: same redirect), or still pending and redeems the code
+            # itself, or gets 40163 from WeChat (the dead host had redeemed it)
+            # and answers the extension's clean "log in again" page. A POST
+            # (logout) that reached a host is never re-sent.
             proxy_next_upstream error;
             proxy_next_upstream_tries 2;
         }}
