@@ -297,9 +297,8 @@ class Nginx(Service):
 class Topology:
     """Every part, started in order, stopped in reverse even when a start fails."""
 
-    def __init__(self, base: Path, *, persistent_redis: bool = False) -> None:
+    def __init__(self, base: Path) -> None:
         self.base = base
-        self.persistent_redis = persistent_redis
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Topology:
@@ -314,8 +313,8 @@ class Topology:
         self._stack.close()
 
     def _service(self, service: Service) -> None:
+        self._stack.callback(service.stop)  # also when it fails to come up
         service.start()
-        self._stack.callback(lambda: service.stop())
 
     def _start(self) -> None:
         self._fake_over_tls()
@@ -325,7 +324,7 @@ class Topology:
         self.database = f"{self.postgres.server}/example"
         with psycopg.connect(f"{self.postgres.server}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE example")
-        self.redis = Redis(self.base / "redis", persistent=self.persistent_redis)
+        self.redis = Redis(self.base / "redis", persistent=False)
         self._service(self.redis)
         env = {
             **self.fake_config,
