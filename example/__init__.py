@@ -90,6 +90,19 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
             return (words[0][0] + words[1][0]).upper()
         return (name or "?")[:1].upper()
 
+    @app.teardown_appcontext  # runs before Flask-SQLAlchemy's, registered earlier
+    def end_transaction(error: BaseException | None) -> None:
+        """Close the request's session, dropping a connection the database cut.
+
+        Flask-SQLAlchemy's own teardown rolls back, which fails on a
+        connection PostgreSQL terminated after the response was made, and a
+        teardown's error turns that response into a 500.
+        """
+        try:
+            db.session.close()
+        except OperationalError:
+            db.session().invalidate()  # closes without the rollback
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(StorageUnavailableError)
     def database_unavailable(error: Exception) -> tuple[str, int]:

@@ -96,3 +96,22 @@ def test_callbacks_while_the_database_is_gone_answer_503_then_work_again(
     assert response.location == "/account"
     assert client.get("/account").status_code == 200
     assert counts(site) == (1, 1)
+
+
+def test_a_connection_cut_after_the_response_is_made_is_not_a_500(
+    site: Flask, fake_wechat: FakeWeChat
+) -> None:
+    client = site.test_client()
+    log_in(client, fake_wechat, next="/account")
+
+    def cut(conn: t.Any) -> None:  # the rollback at teardown meets a terminated connection
+        raise exc.OperationalError("ROLLBACK", {}, Exception("terminating connection"))
+
+    with site.app_context():
+        event.listen(db.engine, "rollback", cut)
+    try:
+        assert client.get("/account").status_code == 200
+    finally:
+        with site.app_context():
+            event.remove(db.engine, "rollback", cut)
+    assert client.get("/account").status_code == 200
