@@ -34,7 +34,13 @@ ACCOUNT_SESSION_KEY = "_wechat_web_account"
 
 
 class TokenStorage(t.Protocol):
-    """The interface of a token storage."""
+    """The interface of a token storage.
+
+    A storage may also have ``unavailable_as_error()``, returning a context
+    manager that turns its backend being down into
+    :class:`StorageUnavailableError`: the callback runs the user handler
+    inside it, as :class:`SQLAlchemyStorage` has it.
+    """
 
     def get(self) -> dict[str, t.Any] | None:
         """The current user's token, or ``None``."""
@@ -49,10 +55,6 @@ class TokenStorage(t.Protocol):
 
     def delete(self) -> None:
         """Forget the current user's token (on logout, or when it is dead)."""
-
-    # A storage may also have ``unavailable_as_error()``, a context manager that
-    # turns its backend being down into StorageUnavailableError; the callback
-    # runs the user handler inside it, as SQLAlchemyStorage's does.
 
 
 def compact_token(token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
