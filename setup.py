@@ -32,10 +32,11 @@ setup(
             "playwright>=1.45",
             "gunicorn>=22.0",
             "trustme>=1.1",
-            "Flask-Session>=0.8",
+            "Flask-Session>=0.7",
+            "Flask-WTF>=1.2.1",
             "redis>=5.0",
         ],
-        "docs": ["Sphinx>=7.0", "furo>=2024.1"],
+        "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
             "ruff>=0.5",
             "mypy>=1.10",

@@ -12,7 +12,7 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"  # the load balancer of the topology test
-[ -x /usr/bin/redis-server ] || missing="$missing redis-server"  # its server-side sessions
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"  # Flask-Session tests
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"
 SUDO=""
