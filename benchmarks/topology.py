@@ -48,6 +48,8 @@ FAKE = "127.0.0.20"
 RTT = 0.030
 WORKERS = 2
 THREADS = 4
+#: Seconds nginx leaves out a host after it failed a request.
+FAIL_TIMEOUT = 3
 #: The request header naming a request's login and step, written to every access log.
 LOAD_HEADER = "X-Load"
 
@@ -70,7 +72,7 @@ http {{
     scgi_temp_path {base}/tmp/scgi;
 
     upstream example {{
-        # Round robin (nginx's default). A host that failed is left out for 3 s.
+        # Round robin (nginx's default). A host that failed is left out a while.
 {servers}
     }}
     server {{
@@ -283,7 +285,7 @@ class Nginx(Service):
         (base / "tmp").mkdir(parents=True, exist_ok=True)
         (base / "_unavailable.html").write_text(UNAVAILABLE_PAGE)
         servers = "\n".join(
-            f"        server {host.address}:{host.port} max_fails=1 fail_timeout=3s;"
+            f"        server {host.address}:{host.port} max_fails=1 fail_timeout={FAIL_TIMEOUT}s;"
             for host in hosts
         )
         conf = base / "nginx.conf"
