@@ -16,8 +16,10 @@ Used by ``tests/e2e/test_topology.py`` (the load and fault runs) and by
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,7 +34,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import psycopg
 import redis
@@ -121,6 +123,8 @@ CAUSES = {
     "This WeChat login link has expired": "code spent: the login's 400 page",
 }
 _CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+_CONSENT_FORM = re.compile(r'<form method="post" action="([^"]+)"')
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 
 
 def free_port(address: str) -> int:
@@ -353,7 +357,7 @@ class Topology:
         ca.cert_pem.write_to_path(str(self.ca))
         cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
         argv = [sys.executable, "-m", "flask_wechat_web.testing", "--host", FAKE]
-        argv += ["--certfile", str(cert_file), "--threads", "64"]
+        argv += ["--certfile", str(cert_file), "--threads", "64", "--domain", BALANCER]
         log = (self.base / "fake.log").open("wb")
         fake = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
         self._stack.callback(log.close)
@@ -514,9 +518,10 @@ class Client:
         start = self.get(f"{step}.start", f"{self.site}/wechat/login?next=/account")
         if start.status_code != 302:
             raise Failed(f"{step}.start")
-        authorize = self.get(f"{step}.fake", start.headers["Location"])
+        consent = self.get(f"{step}.fake", start.headers["Location"])
+        authorize = self.approve(f"{step}.approve", consent)
         if authorize.status_code != 302:
-            raise Failed(f"{step}.fake")
+            raise Failed(f"{step}.approve")
         began = time.perf_counter()
         callback = self.get(f"{step}.callback", authorize.headers["Location"])
         elapsed = time.perf_counter() - began
@@ -533,6 +538,15 @@ class Client:
             self.load.completed += 1
             self.load.callback_seconds.append(elapsed)
             self.load.completed_at.append(time.monotonic())
+
+    def approve(self, step: str, consent: requests.Response) -> requests.Response:
+        """Press "log in as" on the fake WeChat's consent page, as its user."""
+        form = _CONSENT_FORM.search(consent.text)
+        if consent.status_code != 200 or form is None:
+            raise Failed(step)
+        fields = {name: html.unescape(value) for name, value in _HIDDEN.findall(consent.text)}
+        action = urljoin(consent.url, html.unescape(form.group(1)))
+        return self.request("POST", step, action, data={**fields, "user": self.key})
 
     def asked_to_log_in(self, page: requests.Response) -> bool:
         """Whether ``page`` sends to the login; counted as a lost session if logged in."""

@@ -7,6 +7,7 @@ set -eu
 missing="${1:-}"  # e.g. python3-venv, when Debian's Python lacks venv
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's wxLogin.js
+command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the fake's curl session test
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
