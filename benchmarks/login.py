@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import trustme
 
-from . import overhead
+from . import overhead, topology
 from .rtt_proxy import RTTProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
     cost = overhead.measure()
     print(table(runs))
+    print(topology.report())  # the same login on three hosts behind nginx
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -272,7 +273,12 @@ class WeChatWeb:
         refusal (``None``) needs none.
         """
         handler = self._user_handler
-        user = handler(identity) if handler is not None else WeChatUser(identity)
+        if handler is None:
+            user = WeChatUser(identity)
+        else:
+            guard = getattr(self.storage, "unavailable_as_error", contextlib.nullcontext)
+            with guard():  # the handler's own queries: a lost database is a clean 503
+                user = handler(identity)
         # A handler may return current_user itself: log in what it stands for.
         if isinstance(user, LocalProxy):
             user = user._get_current_object()

@@ -12,6 +12,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the fake's curl se
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"  # the load balancer of the topology test
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"  # Flask-Session tests
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"
