@@ -62,8 +62,8 @@ def same_account(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
 class SessionStorage:
     """Keeps the token in the Flask session (the default).
 
-    Stores only :data:`TOKEN_FIELDS`, under 400 bytes of JSON, so the session
-    cookie stays far below browsers' 4 KB limit.
+    Stores only :data:`~flask_wechat_web.storage.TOKEN_FIELDS`, under 400
+    bytes of JSON, so the session cookie stays far below browsers' 4 KB limit.
     """
 
     key = "_wechat_web_token"
@@ -88,9 +88,9 @@ class SessionStorage:
 class SQLAlchemyStorage:
     """Keeps tokens in a Flask-SQLAlchemy model, one row per appid + openid.
 
-    The model combines :class:`WeChatAccountMixin` with a foreign key to the
-    site's user model and a relationship to it, named ``user`` (or
-    ``user_relationship``)::
+    The model combines :class:`~flask_wechat_web.sqla.WeChatAccountMixin`
+    with a foreign key to the site's user model and a relationship to it,
+    named ``user`` (or ``user_relationship``)::
 
         class WeChatAccount(WeChatAccountMixin, db.Model):
             user_id: Mapped[int] = mapped_column(db.ForeignKey(User.id))
