@@ -34,12 +34,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .server import FakeWeChatServer
 from .transport import TIMEOUT_KEY, WSGIAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from flask import Flask
+
+    from .server import FakeWeChatServer
 
 __all__ = ["FakeApp", "FakeUser", "FakeWeChat"]
 
@@ -878,6 +879,8 @@ class FakeWeChat:
 
     def serve(self, **kwargs: t.Any) -> FakeWeChatServer:
         """Serve this fake over loopback HTTP(S); see :class:`FakeWeChatServer`."""
+        from .server import FakeWeChatServer  # needs the "testing" extra (cheroot)
+
         self.server = FakeWeChatServer(self, **kwargs)
         return self.server
 

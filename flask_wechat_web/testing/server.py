@@ -11,8 +11,13 @@ import logging
 import threading
 import typing as t
 
-from cheroot import wsgi
-from cheroot.ssl.builtin import BuiltinSSLAdapter
+try:
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+except ImportError as exc:  # cheroot is the "testing" extra
+    raise ImportError(
+        "FakeWeChatServer needs cheroot: pip install 'Flask-WeChat-Web[testing]'"
+    ) from exc
 
 if t.TYPE_CHECKING:
     from types import TracebackType
