@@ -20,24 +20,13 @@ EXAMPLE_EXTRAS=sqlalchemy
 #: The extras for the suite, the docs build and the linters.
 DEV_EXTRAS=test,docs,dev
 
-# venv DIR PYTHON: make a virtual environment, installing Debian's venv
-# module first where that Python lacks it.
-venv() {
-    [ -x "$1/bin/python" ] && return
-    "$2" -m venv "$1" >/dev/null 2>&1 || {
-        rm -rf "$1"
-        sh scripts/system-deps.sh python3-venv
-        "$2" -m venv "$1"
-    }
-}
-
 # install EXTRAS: the package, editable, with those extras, into .venv.
 install() {
     stamp="$VENV/.installed-$1"
     if [ -f "$stamp" ] && [ -z "$(find setup.py pyproject.toml -newer "$stamp")" ]; then
         return
     fi
-    venv "$VENV" "$PYTHON"
+    sh scripts/venv.sh "$VENV" "$PYTHON"
     echo "Installing Flask-WeChat-Web[$1] into $VENV"
     "$BIN/python" -m pip install --quiet --disable-pip-version-check -e ".[$1]"
     touch "$stamp"
