@@ -79,12 +79,19 @@ prepare_root() {
     mount --bind /dev "$root/dev"
     mount -t devpts devpts "$root/dev/pts" -o newinstance
     mount -t tmpfs shm "$root/dev/shm"
-    # The Debian sources only: other repositories' keyrings are not in the root.
+    # The Debian sources only (other repositories' keyrings are not in the
+    # root), in place of debootstrap's own.
+    rm -f "$root/etc/apt/sources.list"
     for file in /etc/apt/sources.list /etc/apt/sources.list.d/*; do
         if [ -f "$file" ] && grep -q "$mirror" "$file"; then cp "$file" "$root$file"; fi
     done
-    mkdir -p "$root/etc/ssl/certs"
+    # The bundle, and the local CAs in it, which Debian's ca-certificates
+    # (installed later, with Chromium) keeps when it rebuilds the bundle.
+    mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
     cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+    for ca in /usr/local/share/ca-certificates/*.crt; do
+        if [ -f "$ca" ]; then cp "$ca" "$root/usr/local/share/ca-certificates/"; fi
+    done
     for pip_config in /etc/pip.conf /etc/xdg/pip /root/.config/pip; do
         if [ -e "$pip_config" ]; then
             mkdir -p "$root$(dirname "$pip_config")"
