@@ -122,7 +122,10 @@ example_up() {
         sleep 0.2
     done
     echo "first page of $base/ served"
-    in_root '/root/example-clone/.venv/bin/python -m pip list --format=freeze'
+    # Only the package and what the example uses: nothing for tests, docs, dev.
+    installed=$(in_root '/root/example-clone/.venv/bin/python -m pip list --format=freeze')
+    echo "$installed"
+    ! echo "$installed" | grep -i -E '^(pytest|hypothesis|playwright|cheroot|sphinx|furo|ruff|mypy)=='
 }
 # Log in as Alice through the sandbox's consent page, as a browser would.
 sandbox_login() {
