@@ -6,9 +6,9 @@
 set -eu
 missing="${1:-}"  # e.g. python3-venv, when Debian's Python lacks venv
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
-command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's wxLogin.js
 # Playwright's Node driver links libatomic.so.1, absent from a minimal Debian.
 dpkg-query -W -f '${Status}' libatomic1 2>/dev/null | grep -q "ok installed" || missing="$missing libatomic1"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's wxLogin.js
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"

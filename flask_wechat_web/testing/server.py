@@ -12,12 +12,13 @@ import threading
 import typing as t
 
 try:
-    from cheroot import wsgi
-    from cheroot.ssl.builtin import BuiltinSSLAdapter
-except ImportError as exc:  # cheroot is the "testing" extra
+    import cheroot  # noqa: F401  (the "testing" extra)
+except ImportError as exc:
     raise ImportError(
         "FakeWeChatServer needs cheroot: pip install 'Flask-WeChat-Web[testing]'"
     ) from exc
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 if t.TYPE_CHECKING:
     from types import TracebackType
