@@ -53,6 +53,9 @@ setup(
             "playwright>=1.45",
             "gunicorn>=22.0",
             "trustme>=1.1",
+            "Flask-Session>=0.7",
+            "Flask-WTF>=1.2.1",
+            "redis>=5.0",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1"],
         "dev": [

@@ -20,7 +20,13 @@ import click
 from flask import Flask, jsonify, render_template
 from flask_login import current_user, login_required
 
-from flask_wechat_web import SQLAlchemyStorage, TokenExpiredError, WeChatIdentity, WeChatWeb
+from flask_wechat_web import (
+    SQLAlchemyStorage,
+    TokenExpiredError,
+    WeChatError,
+    WeChatIdentity,
+    WeChatWeb,
+)
 
 from .models import User, WeChatAccount, db
 
@@ -92,10 +98,16 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def wechat_profile() -> t.Any:
         """The user's WeChat profile, fetched now with their stored token."""
         try:
-            response = wechat.remote.get("sns/userinfo", params={"lang": "zh_CN"})
-        except TokenExpiredError as error:
-            return jsonify(error=str(error)), 401
-        return jsonify(response.json())
+            token = wechat.token  # refreshed first if it has expired
+            if token is None:
+                return jsonify(error="This account has no WeChat login."), 404
+            identity = wechat.fetch_identity(token, lang="zh_CN")
+        except TokenExpiredError as error:  # the refresh token is dead too
+            return jsonify(error=error.user_message), 401
+        except WeChatError as error:  # WeChat down, busy, or answering nonsense
+            app.logger.warning("WeChat profile not fetched: %s", error.message)
+            return jsonify(error=error.user_message), 502
+        return jsonify(identity.raw)
 
     return app
 

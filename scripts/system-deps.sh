@@ -13,6 +13,7 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"  # Flask-Session tests
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"
 SUDO=""

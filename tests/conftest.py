@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import socket
@@ -105,9 +104,15 @@ def log_in(client: FlaskClient, fake: FakeWeChat, **query: str) -> tuple[TestRes
 
 
 def stored_token(client: FlaskClient) -> dict[str, t.Any]:
-    """The token ``SessionStorage`` keeps in the client's session."""
-    with client.session_transaction() as session:
-        return t.cast(dict[str, t.Any], json.loads(session["_wechat_web_token"]))
+    """The token the storage keeps for the client's session."""
+    app = client.application
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    headers = {"Cookie": f"{cookie.key}={cookie.value}"}
+    with app.test_request_context(headers=headers):
+        token = app.extensions["wechat_web"].extension.storage.get()
+    assert token is not None
+    return t.cast(dict[str, t.Any], token)
 
 
 def query_of(url: str) -> dict[str, list[str]]:
