@@ -13,17 +13,21 @@ Rounds are interleaved, warm-up logins dropped. Prints a table and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import html
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import trustme
@@ -53,13 +57,15 @@ def _free_port() -> int:
 class Site:
     """One site process, served by cheroot on a free loopback port."""
 
-    def __init__(self, name: str, settings: dict[str, str], ca: Path) -> None:
+    def __init__(
+        self, name: str, settings: dict[str, str], ca: Path, wrapper: t.Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BENCH_SETTINGS": json.dumps(settings), "REQUESTS_CA_BUNDLE": str(ca)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
+            [*wrapper, sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -96,7 +102,13 @@ class Browser:
         """One login; the callback's latency in seconds."""
         login_path, callback_path = PATHS[self.site.name]
         start = self.session.get(self.site.url + login_path, allow_redirects=False)
-        authorize = self.session.get(start.headers["Location"], allow_redirects=False)
+        page = self.session.get(start.headers["Location"], allow_redirects=False)
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+        form = {name: html.unescape(value) for name, value in form.items()}
+        confirm = urljoin(page.url, "confirm")  # the fake's page: a person taps "log in as"
+        authorize = self.session.post(
+            confirm, data={**form, "user": "zhangsan"}, allow_redirects=False
+        )
         callback = authorize.headers["Location"]
         assert urlsplit(callback).path == callback_path, callback
         began = time.perf_counter()
@@ -348,6 +360,31 @@ def plot(runs: list[dict[str, dict[str, float]]], path: Path) -> None:
     fig.savefig(path)
 
 
+@contextlib.contextmanager
+def fake_wechat() -> t.Iterator[tuple[dict[str, str], Path]]:
+    """The fake WeChat over HTTPS in a process of its own: its settings, its CA file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        ca_file, cert_file = Path(tmp) / "ca.pem", Path(tmp) / "cert.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)]
+            + ["--domain", "127.0.0.1"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert fake.stdout is not None
+            yield json.loads(fake.stdout.readline()), ca_file
+        finally:
+            fake.terminate()
+            fake.wait(10)
+            if fake.stdout:
+                fake.stdout.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.login", description=__doc__)
     parser.add_argument("--long", action="store_true", help="also run at RTT 100 ms")
@@ -356,31 +393,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rtts = [0.0, 0.030] + ([0.100] if args.long else [])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        ca_file, cert_file = Path(tmp) / "ca.pem", Path(tmp) / "cert.pem"
-        ca.cert_pem.write_to_path(str(ca_file))
-        cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-        fake = subprocess.Popen(
-            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        try:
-            assert fake.stdout is not None
-            config = json.loads(fake.stdout.readline())
-            runs = []
-            for rtt in rtts:
-                results = run_rtt(rtt, args.logins, args.concurrency, config, ca_file)
-                _ratios(results)
-                runs.append(results)
-                print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
-        finally:
-            fake.terminate()
-            fake.wait(10)
-            if fake.stdout:
-                fake.stdout.close()
+    with fake_wechat() as (config, ca_file):
+        runs = []
+        for rtt in rtts:
+            results = run_rtt(rtt, args.logins, args.concurrency, config, ca_file)
+            _ratios(results)
+            runs.append(results)
+            print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
     cost = overhead.measure()
     print(table(runs))
     print()

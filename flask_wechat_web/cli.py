@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import Flask, current_app
@@ -47,7 +47,10 @@ def check_command(online: bool) -> None:
     """Check the WECHAT_WEB_* settings; exit 1 with one line per problem."""
     app = _app()
     found = problems(app.config, debug=app.debug or app.testing)
-    if online:
+    if online and found:
+        # A malformed value may be a secret pasted into the wrong key: never send it.
+        click.echo("The online check is skipped until these problems are fixed.", err=True)
+    elif online:
         found += _online_problems(app)
     for line in _warnings(app):
         click.echo(f"warning: {line}")
@@ -96,10 +99,22 @@ def _warnings(app: Flask) -> list[str]:
     return found
 
 
+def _shown(url: str) -> str:
+    """``url`` fit to print: no ``user:password@``, no query values.
+
+    The command's output lands in terminals and CI logs; a configured URL
+    may carry credentials or a token, and the console needs neither.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(f"{pair.partition('=')[0]}=…" for pair in parts.query.split("&") if pair)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def _callback_url(app: Flask) -> str | None:
     configured = app.config.get("WECHAT_WEB_CALLBACK_URL")
     if configured:
-        return str(configured)
+        return _shown(str(configured))
     return _external_url(app, "wechat.authorized")
 
 
@@ -145,7 +160,7 @@ def _external_url(app: Flask, endpoint: str) -> str | None:
     with app.app_context():
         from flask import url_for
 
-        return url_for(endpoint, _external=True)
+        return _shown(url_for(endpoint, _external=True))
 
 
 def _relay_sites(app: Flask) -> None:
@@ -164,7 +179,7 @@ def _relay_sites(app: Flask) -> None:
 
 def _relayed_urls(app: Flask) -> None:
     """A site behind a relay: nothing to register, its callback goes through the relay."""
-    relay_url = app.config.get("WECHAT_WEB_CALLBACK_URL")
+    relay_url = _shown(str(app.config.get("WECHAT_WEB_CALLBACK_URL")))
     own = _external_url(app, "wechat.authorized") or "(set SERVER_NAME to see it)"
     click.echo(f"This site's WeChat callback goes through the relay at {relay_url}")
     site_id = app.config["WECHAT_WEB_RELAY_ID"]

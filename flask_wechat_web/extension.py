@@ -11,7 +11,7 @@ import typing as t
 from urllib.parse import quote
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
@@ -27,9 +27,17 @@ from .client import (
     WeChatRemoteApp,
     call_wechat,
     install_log_scrubber,
+    is_expired,
+    parse_body,
 )
 from .config import DEFAULTS, LANGUAGES, problems
-from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
+from .errors import (
+    NO_TOKEN,
+    ConfigurationError,
+    MalformedAnswerError,
+    TokenExpiredError,
+    WeChatAPIError,
+)
 from .identity import WeChatIdentity, WeChatUser
 from .relay import state_prefix
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
@@ -315,22 +323,31 @@ class WeChatWeb:
         return token
 
     def fetch_identity(
-        self, token: t.Mapping[str, t.Any], lang: str | None = None
+        self, token: t.Mapping[str, t.Any] | None, lang: str | None = None
     ) -> WeChatIdentity:
-        """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``."""
-        state = get_state()
+        """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``.
+
+        A token WeChat rejects (expired or revoked early) is refreshed once,
+        and stored if it is the current user's, as for every call made with a
+        user's token. No token (``wechat.token`` of a user who has none) is a
+        :class:`TokenExpiredError`.
+        """
+        state, token = get_state(), _given(token)
         flow = state.flow_of(token)
         userinfo = state.userinfo(flow, token, lang)
         return state.identity(flow, token, userinfo=userinfo)
 
-    def refresh_token(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    def refresh_token(self, token: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
         """A fresh token for ``token``, through ``sns/oauth2/refresh_token``."""
-        state = get_state()
+        state, token = get_state(), _given(token)
         return state.refresh(state.flow_of(token), token)
 
-    def check_token(self, token: t.Mapping[str, t.Any]) -> bool:
-        """Whether WeChat still accepts ``token``'s access token (``sns/auth``)."""
-        state = get_state()
+    def check_token(self, token: t.Mapping[str, t.Any] | None) -> bool:
+        """Whether WeChat still accepts ``token``'s access token (``sns/auth``).
+
+        A pure question: the token is never refreshed here.
+        """
+        state, token = get_state(), _given(token)
         remote = state.remote(state.flow_of(token))
         try:
             remote.get_json(AUTH_PATH, access_token=token["access_token"], openid=token["openid"])
@@ -339,6 +356,13 @@ class WeChatWeb:
                 return False
             raise
         return True
+
+
+def _given(token: t.Mapping[str, t.Any] | None) -> t.Mapping[str, t.Any]:
+    """``token``; ``None`` (``wechat.token`` of a user with none) is a clear error."""
+    if token is None:
+        raise TokenExpiredError(NO_TOKEN)
+    return token
 
 
 def get_state(app: Flask | None = None) -> WeChatWebState:
@@ -438,7 +462,7 @@ class WeChatWebState:
                 update_token=functools.partial(self._store_refreshed, config[appid_key]),
             ),
         )
-        remote.refresh_rejected = self.refresh_stored
+        remote.renew_token = self.refresh_stored
         return remote
 
     def flow_for(self, mode: str | None, user_agent: str) -> str | None:
@@ -551,22 +575,27 @@ class WeChatWebState:
         lang = lang or self.config["WECHAT_WEB_LANG"]
         if lang not in LANGUAGES:
             raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
-        return self.remote(flow).get_json(
-            USERINFO_PATH,
-            access_token=token["access_token"],
-            openid=token["openid"],
-            lang=lang,
-        )
+        resp = self.remote(flow).request("GET", USERINFO_PATH, token=token, params={"lang": lang})
+        userinfo = parse_body(resp, USERINFO_PATH)
+        if userinfo["openid"] != token["openid"]:
+            raise MalformedAnswerError(USERINFO_PATH, "openid", "is not the token's openid")
+        return userinfo
 
     def refresh(self, flow: str, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """A fresh token for ``token`` (``sns/oauth2/refresh_token``), stored if it was."""
         remote = self.remote(flow)
 
+        refresh_token = token.get("refresh_token")
+        if not refresh_token:
+            raise TokenExpiredError(
+                "This WeChat token has no refresh token, so it cannot be "
+                "refreshed: the user must log in with WeChat again."
+            )
+
         def do_refresh() -> dict[str, t.Any]:
-            with remote._get_oauth_client() as client:
+            with remote._get_oauth_client(**remote.server_metadata) as client:
                 fresh = client.refresh_token(
-                    remote.server_metadata["refresh_token_url"],
-                    refresh_token=token["refresh_token"],
+                    remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )
             return compact_token({**token, **fresh})
 
@@ -577,19 +606,22 @@ class WeChatWebState:
         self.extension.storage.set(compact_token({**token, "appid": appid}), None)
 
     def refresh_stored(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """Refresh the current user's stored ``token``, once however many ask at once.
+        """Renew a user's ``token``: the one path of every call made with one.
 
-        Requests of one user that find the token expired (or rejected by
-        WeChat) queue on a lock; those after the first find the refreshed
-        token in the storage and use it. A refresh token WeChat no longer
-        accepts drops the stored token.
+        The fresh token is stored when ``token`` is the current user's. Requests
+        of one user that find the token expired (or rejected by WeChat) queue
+        on a lock; those after the first find the refreshed token in the
+        storage and use it. A refresh token WeChat no longer accepts drops the
+        current user's stored token (never another user's).
         """
         key = (token.get("appid"), token.get("openid"))
         with self._refresh_locks[hash(key) % len(self._refresh_locks)]:
-            stored = self.extension.storage.get()
+            # Outside a request (a job) there is no current user.
+            stored = self.extension.storage.get() if has_request_context() else None
+            mine = stored is not None and same_account(stored, token)
             if (
                 stored is not None
-                and same_account(stored, token)
+                and mine
                 and not is_expired(stored)
                 and (
                     # WeChat issues a new access token, or extends the one
@@ -602,11 +634,6 @@ class WeChatWebState:
             try:
                 return self.refresh(self.flow_of(token), token)
             except TokenExpiredError:
-                self.extension.storage.delete()
+                if mine:
+                    self.extension.storage.delete()
                 raise
-
-
-def is_expired(token: t.Mapping[str, t.Any], leeway: int = 60) -> bool:
-    """Whether ``token``'s access token expires within ``leeway`` seconds."""
-    expires_at = token.get("expires_at")
-    return isinstance(expires_at, (int, float)) and expires_at - leeway < time.time()

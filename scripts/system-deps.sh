@@ -9,6 +9,7 @@ command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # Playwright's Node driver links libatomic.so.1, absent from a minimal Debian.
 dpkg-query -W -f '${Status}' libatomic1 2>/dev/null | grep -q "ok installed" || missing="$missing libatomic1"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's wxLogin.js
+command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the fake's curl session test
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
