@@ -54,9 +54,12 @@ THREADS = 4
 FAIL_TIMEOUT = 3
 #: The request header naming a request's login and step, written to every access log.
 LOAD_HEADER = "X-Load"
+#: The request header pinning a request to one host, by its address's last number.
+UPSTREAM_HEADER = "X-Upstream"
 
 #: Where nginx sends a request, and what it retries. The callback is a GET, so
 #: nginx counts it idempotent, but it is not at WeChat: its code is single use.
+#: ``X-Upstream`` is the load test's hook to send a step to a host of its choice.
 NGINX_CONF = """\
 daemon off;
 user root;
@@ -77,10 +80,19 @@ http {{
         # Round robin (nginx's default). A host that failed is left out a while.
 {servers}
     }}
+    # One upstream per host, for requests pinned to it by the load test's
+    # X-Upstream header (the last number of the host's address). A request
+    # without the header, or with any other value, goes to the round robin.
+{pinned}
+    map $http_x_upstream $app_upstream {{
+        default example;
+{choices}
+    }}
     server {{
         listen {listen};
         location / {{
-            proxy_pass http://example;
+            # A variable naming an upstream block: no DNS lookup, nginx takes the block.
+            proxy_pass http://$app_upstream;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -267,6 +279,7 @@ class AppHost(Service):
 
     def __init__(self, address: str, base: Path, env: dict[str, str]) -> None:
         port = free_port(address)
+        self.number = address.rsplit(".", 1)[-1]  # what X-Upstream names it by
         self.access_log = base / f"access-{address}.log"
         argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS)]
         argv += ["--worker-class", "gthread", "--threads", str(THREADS)]
@@ -292,8 +305,21 @@ class Nginx(Service):
             f"        server {host.address}:{host.port} max_fails=1 fail_timeout={FAIL_TIMEOUT}s;"
             for host in hosts
         )
+        pinned = "\n".join(
+            f"    upstream host{host.number} {{ server {host.address}:{host.port}; }}"
+            for host in hosts
+        )
+        choices = "\n".join(f"        {host.number} host{host.number};" for host in hosts)
         conf = base / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(base=base, servers=servers, listen=f"{BALANCER}:{port}"))
+        conf.write_text(
+            NGINX_CONF.format(
+                base=base,
+                servers=servers,
+                pinned=pinned,
+                choices=choices,
+                listen=f"{BALANCER}:{port}",
+            )
+        )
         argv = ["/usr/sbin/nginx", "-p", base, "-e", base / "error.log", "-c", conf]
         super().__init__(argv, BALANCER, port, base / "nginx.log")
         self.url = f"http://{BALANCER}:{port}"
@@ -444,6 +470,8 @@ class Load:
     callback_seconds: list[float] = field(default_factory=list)
     completed_at: list[float] = field(default_factory=list)
     final_api_ok: int = 0
+    #: Each completed pinned login's id, and the hosts of its start, callback and next page.
+    pinned: dict[str, tuple[str, ...]] = field(default_factory=dict)
     clients: int = 0
     seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -472,24 +500,35 @@ def cause_of(response: requests.Response) -> str:
 class Client:
     """One browser with its own cookie jar, logging in as its own WeChat user."""
 
-    def __init__(self, topology: Topology, key: str, load: Load) -> None:
-        self.site, self.key, self.load = topology.url, key, load
+    def __init__(
+        self, topology: Topology, run: str, index: int, load: Load, pin_every: int = 0
+    ) -> None:
+        self.site, self.key, self.load = topology.url, f"{run}{index}", load
+        self.hosts, self.index, self.pin_every = topology.hosts, index, pin_every
         self.browser = requests.Session()
         self.browser.trust_env = False
         self.browser.verify = str(topology.ca)
-        self.browser.cookies.set("fake_wechat_user", key, domain=FAKE)
-        self.name = f"用户 {key}"
+        self.browser.cookies.set("fake_wechat_user", self.key, domain=FAKE)
+        self.name = f"用户 {self.key}"
         self.logged_in = False  # by a completed login, and no logout sent since
 
-    def get(self, step: str, url: str, **kwargs: t.Any) -> requests.Response:
-        return self.request("GET", step, url, **kwargs)
+    def get(
+        self, step: str, url: str, host: AppHost | None = None, **kwargs: t.Any
+    ) -> requests.Response:
+        return self.request("GET", step, url, host, **kwargs)
 
-    def request(self, method: str, step: str, url: str, **kwargs: t.Any) -> requests.Response:
+    def request(
+        self, method: str, step: str, url: str, host: AppHost | None = None, **kwargs: t.Any
+    ) -> requests.Response:
+        """One request; ``host``: the app host nginx must send it to (else round robin)."""
+        headers = {LOAD_HEADER: step}
+        if host is not None:
+            headers[UPSTREAM_HEADER] = host.number
         try:
             response = self.browser.request(
                 method,
                 url,
-                headers={LOAD_HEADER: step},
+                headers=headers,
                 allow_redirects=False,
                 timeout=30,
                 **kwargs,
@@ -505,8 +544,21 @@ class Client:
                 self.load.causes[cause_of(response)] += 1
         return response
 
+    def route(self, n: int) -> tuple[AppHost, ...] | None:
+        """The hosts login ``n``'s start, callback and next page are pinned to, if it is.
+
+        Three different hosts, in an order that rotates from login to login
+        and client to client, so each host takes each step equally often.
+        """
+        if not self.pin_every or n % self.pin_every:
+            return None
+        first = self.index + n // self.pin_every
+        return tuple(self.hosts[(first + i) % len(self.hosts)] for i in range(3))
+
     def login(self, n: int, attempt: int, check: bool) -> None:
         step = f"{self.key}.{n}.{attempt}"
+        route = self.route(n)
+        start_on, callback_on, next_on = route or (None, None, None)
         if check:  # still logged in from the login before?
             page = self.get(f"{step}.check", f"{self.site}/account")
             if not self.asked_to_log_in(page) and page.status_code != 200:
@@ -515,7 +567,7 @@ class Client:
             logout = self.request("POST", f"{step}.logout", f"{self.site}/wechat/logout")
             if logout.status_code != 302:
                 raise Failed(f"{step}.logout")
-        start = self.get(f"{step}.start", f"{self.site}/wechat/login?next=/account")
+        start = self.get(f"{step}.start", f"{self.site}/wechat/login?next=/account", start_on)
         if start.status_code != 302:
             raise Failed(f"{step}.start")
         consent = self.get(f"{step}.fake", start.headers["Location"])
@@ -523,7 +575,7 @@ class Client:
         if authorize.status_code != 302:
             raise Failed(f"{step}.approve")
         began = time.perf_counter()
-        callback = self.get(f"{step}.callback", authorize.headers["Location"])
+        callback = self.get(f"{step}.callback", authorize.headers["Location"], callback_on)
         elapsed = time.perf_counter() - began
         if callback.status_code != 302 or callback.headers["Location"] != "/account":
             if callback.status_code < 500:  # a 5xx is counted already
@@ -531,13 +583,15 @@ class Client:
                     self.load.causes[cause_of(callback)] += 1
             raise Failed(f"{step}.callback")
         self.logged_in = True
-        account = self.get(f"{step}.next", f"{self.site}/account")
+        account = self.get(f"{step}.next", f"{self.site}/account", next_on)
         if self.asked_to_log_in(account) or self.name not in account.text:
             raise Failed(f"{step}.next")
         with self.load.lock:
             self.load.completed += 1
             self.load.callback_seconds.append(elapsed)
             self.load.completed_at.append(time.monotonic())
+            if route is not None:
+                self.load.pinned[step] = tuple(host.address for host in route)
 
     def approve(self, step: str, consent: requests.Response) -> requests.Response:
         """Press "log in as" on the fake WeChat's consent page, as its user."""
@@ -589,19 +643,26 @@ def load(
     fault_after: int = 0,
     max_attempts: int = 50,
     think: float = 0.0,
+    pin_every: int = 0,
 ) -> Load:
     """``clients`` browsers at once, each logging in ``logins_per_client`` times.
 
     ``fault`` runs once ``fault_after`` logins have completed, while the
     clients go on. A failed attempt is tried again from the start after
     0.2 s. ``think``: seconds a client stays on the page after a login.
+    ``pin_every``: every so many logins of a client (the first, then every
+    ``pin_every``-th), its start, callback and next page are sent to three
+    different hosts (``X-Upstream``); the other requests go round robin.
     """
     result = Load(clients=clients)
     began = time.monotonic()
     with ThreadPoolExecutor(clients) as pool:
         futures = [
             pool.submit(
-                Client(topology, f"{run}{i}", result).run, logins_per_client, max_attempts, think
+                Client(topology, run, i, result, pin_every).run,
+                logins_per_client,
+                max_attempts,
+                think,
             )
             for i in range(clients)
         ]
@@ -615,8 +676,12 @@ def load(
     return result
 
 
-def hops(topology: Topology) -> dict[str, t.Any]:
-    """From the hosts' access logs: where each completed login's steps landed."""
+def hops(topology: Topology, pinned: dict[str, tuple[str, ...]]) -> dict[str, t.Any]:
+    """From the hosts' access logs: where each login's steps landed.
+
+    ``pinned``: the hosts each pinned login was sent to; counted when the
+    logs show all three steps there.
+    """
     where: dict[str, dict[str, str]] = {}
     per_host = {}
     for host in topology.hosts:
@@ -628,10 +693,17 @@ def hops(topology: Topology) -> dict[str, t.Any]:
     logins = [w for w in where.values() if {"start", "callback", "next"} <= w.keys()]
     three = sum(len({w["start"], w["callback"], w["next"]}) == 3 for w in logins)
     moved = sum(w["start"] != w["callback"] != w["next"] for w in logins)
+    steps = ("start", "callback", "next")
+    landed = sum(
+        tuple(where.get(login, {}).get(step) for step in steps) == hosts
+        for login, hosts in pinned.items()
+    )
     return {
         "logins_logged": len(logins),
         "all_three_on_different_hosts": three,
         "each_step_on_another_host": moved,
+        "pinned_logins": len(pinned),
+        "pinned_logins_on_their_hosts": landed,
         "requests_per_host": per_host,
     }
 
@@ -668,7 +740,7 @@ def figures(
         "final_api_calls_ok": result.final_api_ok,
         **{key: value for key, value in rows.items() if key != "tokens"},
         "stored_tokens_usable": sum(topology.token_works(*token) for token in rows["tokens"]),
-        **hops(topology),
+        **hops(topology, result.pinned),
     }
     # A completed login is lost when its user has no token row, its client's
     # last login no longer works for an API call, or its session was gone at

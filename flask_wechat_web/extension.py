@@ -117,7 +117,7 @@ class WeChatWeb:
     :param app: the app to set up now; or call :meth:`init_app` later.
     :param url_prefix: where to mount the blueprint (default:
         ``WECHAT_WEB_URL_PREFIX``).
-    :param register_blueprint: ``False`` to mount :attr:`blueprint` yourself.
+    :param register_blueprint: ``False`` to mount ``blueprint`` yourself.
     :param storage: where tokens are kept (default: :class:`SessionStorage`).
     :param clock: the time source for state expiry, for tests.
     """

@@ -103,9 +103,9 @@ class SessionStorage:
 class SQLAlchemyStorage:
     """Keeps tokens in a Flask-SQLAlchemy model, one row per appid + openid.
 
-    The model combines :class:`WeChatAccountMixin` with a foreign key to the
-    site's user model and a relationship to it, named ``user`` (or
-    ``user_relationship``)::
+    The model combines :class:`~flask_wechat_web.sqla.WeChatAccountMixin`
+    with a foreign key to the site's user model and a relationship to it,
+    named ``user`` (or ``user_relationship``)::
 
         class WeChatAccount(WeChatAccountMixin, db.Model):
             user_id: Mapped[int] = mapped_column(db.ForeignKey(User.id))
