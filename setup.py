@@ -13,7 +13,14 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",
     packages=find_packages(include=["flask_wechat_web", "flask_wechat_web.*"]),
-    package_data={"flask_wechat_web": ["py.typed", "templates/wechat/*", "static/*"]},
+    package_data={
+        "flask_wechat_web": [
+            "py.typed",
+            "templates/wechat/*",
+            "static/*",
+            "translations/*/LC_MESSAGES/*.mo",
+        ]
+    },
     include_package_data=True,
     install_requires=[
         "Flask>=3.0",
@@ -21,6 +28,7 @@ setup(
         "Authlib>=1.6.11",
         "requests>=2.32",
         "cheroot>=10.0",
+        "Babel>=2.12",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
@@ -32,6 +40,7 @@ setup(
             "playwright>=1.45",
             "gunicorn>=22.0",
             "trustme>=1.1",
+            "Flask-Babel>=4.0",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1"],
         "dev": [

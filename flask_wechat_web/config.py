@@ -28,6 +28,7 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_STATE_TTL": 600,
     "WECHAT_WEB_CALLBACK_URL": None,
     "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
+    "WECHAT_WEB_UI_LOCALE": None,
 }
 
 LANGUAGES = ("zh_CN", "zh_TW", "en")
@@ -96,6 +97,8 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         found.append("WECHAT_WEB_MP_SCOPE must be 'snsapi_userinfo' or 'snsapi_base'.")
     if config.get("WECHAT_WEB_LANG") not in LANGUAGES:
         found.append("WECHAT_WEB_LANG must be one of 'zh_CN', 'zh_TW', 'en'.")
+    if config.get("WECHAT_WEB_UI_LOCALE") not in (None, *LANGUAGES):
+        found.append("WECHAT_WEB_UI_LOCALE must be one of 'zh_CN', 'zh_TW', 'en', or unset.")
     prefix = config.get("WECHAT_WEB_URL_PREFIX")
     if not isinstance(prefix, str) or not prefix.startswith("/") or "//" in prefix:
         found.append("WECHAT_WEB_URL_PREFIX must be a path starting with '/', e.g. '/wechat'.")

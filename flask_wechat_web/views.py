@@ -27,7 +27,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from . import pending
+from . import i18n, pending
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -92,6 +92,7 @@ def create_blueprint() -> Blueprint:
     """The ``wechat`` blueprint; one per extension object, shared by its apps."""
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
+    bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
     bp.add_url_rule("/login", "login", login)
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
@@ -217,7 +218,7 @@ def _failed(error: WeChatError) -> Response:
     wechat_login_failed.send(app, error=error)
     logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
     if not _no_session():
-        flash(error.user_message, "error")
+        flash(str(error.user_message), "error")
     error_view = current_app.config["WECHAT_WEB_ERROR_VIEW"]
     if error_view:
         try:
@@ -234,6 +235,8 @@ def logout() -> Response:
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()
+        if not _no_session():
+            flash(i18n.gettext("You have logged out."), "success")
     logout_user()
     session.pop(state.extension.USER_SESSION_KEY, None)
     wechat_logged_out.send(

@@ -172,7 +172,7 @@ def test_sandbox_login_works_with_no_credentials() -> None:
     assert location.startswith("/_wechat_sandbox/connect/qrconnect?")
     page = client.get(location)
     assert page.status_code == 200
-    assert "Log in as" in page.get_data(as_text=True)
+    assert "的身份登录" in page.get_data(as_text=True)  # zh_CN, the default language
 
 
 def test_not_initialised_app_says_so(fake_wechat: FakeWeChat) -> None:

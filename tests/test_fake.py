@@ -279,13 +279,13 @@ def test_consent_page_is_self_contained(consent: FakeWeChat, client: Client) -> 
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     assert '<meta name="viewport"' in page
-    assert "Flask-WeChat-Web sandbox" in page and "No real WeChat" in page
+    assert "Flask-WeChat-Web 沙箱" in page and "不会连接真正的微信" in page
     assert consent.website_app.appid in page and "snsapi_login" in page
     for user in consent.users:
-        assert f"Log in as {user.nickname}" in page
+        assert f"以 {user.nickname} 的身份登录" in page
         assert f'name="user" value="{user.key}"' in page
     assert 'name="deny"' in page and "<svg" in page
-    assert not re.search(r"(src|href)=|<link|url\(|@import", page), "loads nothing"
+    assert not re.search(r"(src|href)=(?!\"data:)|url\(|@import", page), "loads nothing"
     assert "AS</span>" in page, "initials as the avatar placeholder"
 
 
@@ -307,7 +307,7 @@ def test_consent_form_deny(consent: FakeWeChat, client: Client) -> None:
     response = confirm(client, authorize_url(consent.mp_app), deny="1")
     assert response.status_code == 200
     assert "Location" not in response.headers
-    assert "You declined" in response.get_data(as_text=True)
+    assert "你已拒绝授权" in response.get_data(as_text=True)
 
 
 def test_consent_form_is_validated_again(consent: FakeWeChat, client: Client) -> None:
@@ -322,7 +322,7 @@ def test_consent_form_is_validated_again(consent: FakeWeChat, client: Client) ->
 
 def test_consent_page_for_official_accounts(consent: FakeWeChat, client: Client) -> None:
     base = client.get(path_of(authorize_url(consent.mp_app, scope="snsapi_base")))
-    assert "silent" in base.get_data(as_text=True)
+    assert "静默授权" in base.get_data(as_text=True)
     consent.snapshot = True
     page = client.get(path_of(authorize_url(consent.mp_app))).get_data(as_text=True)
     assert "is_snapshotuser" in page

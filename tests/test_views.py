@@ -232,7 +232,7 @@ def test_denial_is_a_403(
     assert "code=" not in callback
     response = client.get(callback)
     assert response.status_code == 403
-    assert "cancelled" in response.get_data(as_text=True)
+    assert "登录已取消" in response.get_data(as_text=True)
     assert type(signals.named("failed")[0]["error"]).__name__ == "AccessDeniedError"
     assert fake_wechat.calls["access_token"] == 0
 
@@ -242,7 +242,8 @@ def test_error_view_gets_a_redirect_and_a_flash(fake_wechat: FakeWeChat) -> None
     client = app.test_client()
     response = client.get(callback_path(fake_wechat.deny(start_login(client))))
     assert response.status_code == 302 and response.location == "/oops"
-    assert client.get("/oops").get_data(as_text=True) == "You cancelled the WeChat login."
+    flashed = client.get("/oops").get_data(as_text=True)
+    assert flashed == "你拒绝了微信授权，本网站没有收到你的任何账号信息。"
 
 
 def test_head_does_not_consume_the_state(client: FlaskClient, fake_wechat: FakeWeChat) -> None:

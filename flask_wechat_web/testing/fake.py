@@ -34,6 +34,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..i18n import gettext_noop as N_
+from ..i18n import negotiate, template_context, translations
 from .server import FakeWeChatServer
 from .transport import TIMEOUT_KEY, WSGIAdapter
 
@@ -150,12 +152,18 @@ class FakeApp:
 
 
 class AuthorizeError(ValueError):
-    """An authorize request WeChat would answer with its error page."""
+    """An authorize request WeChat would answer with its error page.
 
-    def __init__(self, title: str, detail: str, code: int | None = None) -> None:
-        self.title, self.detail, self.code = title, detail, code
-        label = f"{title} ({code})" if code else title
-        super().__init__(f"{label}: {detail}")
+    ``title`` and ``detail`` are msgids, translated on the page; ``detail``
+    takes ``params`` (``%(name)s``). The message names the title WeChat's page
+    shows in Chinese, e.g. ``Invalid appid (appid 参数错误): ...``.
+    """
+
+    def __init__(self, title: str, detail: str, code: int | None = None, **params: object) -> None:
+        self.title, self.detail, self.code, self.params = title, detail, code, params
+        label = f"{title} ({translations('zh_CN').gettext(title)})"
+        label = f"{label}, errcode {code}" if code else label
+        super().__init__(f"{label}: {detail % params}")
 
 
 @dataclass(frozen=True)
@@ -302,6 +310,22 @@ def _templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@dataclass(frozen=True)
+class _Pages:
+    """Renders the fake's pages in one language (the browser's ``Accept-Language``)."""
+
+    locale: str
+
+    def __call__(self, template: str, status: int, **context: object) -> Response:
+        context.update(template_context(self.locale))
+        html = _templates().get_template(f"wechat/{template}").render(context)
+        return Response(html, status, headers=_PAGE_HEADERS, mimetype="text/html")
+
+
+#: WeChat's page title for a bad or forbidden scope (Scope 参数错误或没有 Scope 权限).
+_SCOPE_ERROR = N_("Invalid scope, or no permission for this scope")
 
 
 @cache
@@ -470,35 +494,40 @@ class FakeWeChat:
             args.setdefault(name, value)
         app = self.app_for(args.get("appid", ""))
         if app is None:
-            raise AuthorizeError("appid 参数错误", "unknown appid (register it with add_app)")
+            raise AuthorizeError(
+                N_("Invalid appid"), N_("unknown appid (register it with add_app)")
+            )
         path_kind = "website" if endpoint == "qrconnect" else "mp"
         if app.kind != path_kind:
             right = "qrconnect" if app.kind == "website" else "oauth2/authorize"
             raise AuthorizeError(
-                "Scope 参数错误或没有 Scope 权限",
-                f"this appid is a {app.kind} app: use /connect/{right}",
+                _SCOPE_ERROR,
+                N_("this appid is a %(kind)s app: use /connect/%(path)s"),
                 10005,
+                kind=app.kind,
+                path=right,
             )
         if app.kind == "mp":
             seen = list(dict.fromkeys(n for n, _ in pairs if n in _MP_ORDER))
             if seen != [n for n in _MP_ORDER if n in args]:
                 raise AuthorizeError(
-                    "Scope 参数错误或没有 Scope 权限",
-                    "parameters must come in the order " + ", ".join(_MP_ORDER),
+                    _SCOPE_ERROR,
+                    N_("parameters must come in the order %(order)s"),
+                    order=", ".join(_MP_ORDER),
                 )
         jssdk = endpoint == "qrconnect" and args.get("login_type") == "jssdk"
         response_type = args.get("response_type")
         if response_type != "code" and not (jssdk and response_type is None):
-            raise AuthorizeError("response_type 参数错误", "response_type must be code")
+            raise AuthorizeError(N_("Invalid response_type"), N_("response_type must be code"))
         scopes = set(args.get("scope", "").split(","))
         if app.kind == "mp" and len(scopes) != 1:
             scopes = set()
         if not scopes or not scopes <= _SCOPES[app.kind]:
-            allowed = " or ".join(sorted(_SCOPES[app.kind]))
             raise AuthorizeError(
-                "Scope 参数错误或没有 Scope 权限",
-                f"scope must be {allowed}",
+                _SCOPE_ERROR,
+                N_("scope must be %(allowed)s"),
                 10005 if app.kind == "mp" else None,
+                allowed=" / ".join(sorted(_SCOPES[app.kind])),
             )
         redirect_uri = args.get("redirect_uri", "")
         self._check_redirect_uri(app, redirect_uri)
@@ -506,7 +535,7 @@ class FakeWeChat:
         if app.kind == "mp" and state is not None:
             if len(state) > 128 or not all(c in _ALNUM for c in state):
                 raise AuthorizeError(
-                    "state 参数错误", "state must be at most 128 characters of A-Z a-z 0-9"
+                    N_("Invalid state"), N_("state must be at most 128 characters of A-Z a-z 0-9")
                 )
         return _Authorization(
             app=app,
@@ -523,7 +552,7 @@ class FakeWeChat:
     @staticmethod
     def _check_redirect_uri(app: FakeApp, redirect_uri: str) -> None:
         bad = AuthorizeError(
-            "redirect_uri 参数错误", "redirect_uri must be an absolute http(s) URL"
+            N_("Invalid redirect_uri"), N_("redirect_uri must be an absolute http(s) URL")
         )
         try:
             parts = urlsplit(redirect_uri)
@@ -539,13 +568,16 @@ class FakeWeChat:
         host_ok = parts.hostname == app.domain.lower()
         if app.kind == "website" and not host_ok:
             raise AuthorizeError(
-                "redirect_uri 参数错误", f"redirect_uri's host must be {app.domain}"
+                N_("Invalid redirect_uri"),
+                N_("redirect_uri’s host must be %(domain)s"),
+                domain=app.domain,
             )
         if app.kind == "mp" and (not host_ok or port is not None):
             raise AuthorizeError(
-                "redirect_uri 域名与后台配置不一致",
-                f"redirect_uri's host must be exactly {app.domain}, with no port",
+                N_("The redirect_uri domain does not match the console’s"),
+                N_("redirect_uri’s host must be exactly %(domain)s, with no port"),
                 10003,
+                domain=app.domain,
             )
 
     def _approved_url(self, auth: _Authorization, user: FakeUser) -> str:
@@ -801,31 +833,37 @@ class FakeWeChat:
     # -- pages ----------------------------------------------------------------
 
     def _authorize_page(self, endpoint: str, request: Request, action: str) -> Response:
+        page = _Pages(negotiate(request.accept_languages) or "zh_CN")
         if endpoint == "confirm":
             endpoint = request.form.get("endpoint", "")
             query = request.form.get("query", "")
             if endpoint not in ("qrconnect", "authorize"):
-                return self._page("sandbox_error.html", 400, title="请求参数错误")
+                return page("sandbox_error.html", 400, title=N_("Invalid request parameters"))
         else:
             query = request.query_string.decode("latin-1")
         try:
             auth = self._check_authorize(endpoint, query)
         except AuthorizeError as exc:
-            return self._page(
-                "sandbox_error.html", 400, title=exc.title, detail=exc.detail, code=exc.code
+            return page(
+                "sandbox_error.html",
+                400,
+                title=exc.title,
+                detail=exc.detail,
+                params=exc.params,
+                code=exc.code,
             )
         if request.method == "POST":
             if "deny" in request.form:
-                return self._denied(auth)
+                return self._denied(auth, page)
             users = {user.key: user for user in self.users}
             user = users.get(request.form.get("user", ""))
             if user is None:
-                return self._page("sandbox_error.html", 400, title="unknown user")
-            return self._redirect(auth, self._approved_url(auth, user))
+                return page("sandbox_error.html", 400, title=N_("Unknown user"))
+            return self._redirect(auth, self._approved_url(auth, user), page)
         if self.auto_approve:
             user = self._user_for_cookie(request.cookies.get(USER_COOKIE)) or self.user
-            return self._redirect(auth, self._approved_url(auth, user))
-        return self._page(
+            return self._redirect(auth, self._approved_url(auth, user), page)
+        return page(
             "sandbox_consent.html",
             200,
             auth=auth,
@@ -854,21 +892,16 @@ class FakeWeChat:
             self.users.append(user)
             return user
 
-    def _denied(self, auth: _Authorization) -> Response:
+    def _denied(self, auth: _Authorization, page: _Pages) -> Response:
         if not self.deny_redirect:
-            return self._page("sandbox_denied.html", 200, compact=auth.jssdk)
-        return self._redirect(auth, self._denied_url(auth))
+            return page("sandbox_denied.html", 200, compact=auth.jssdk)
+        return self._redirect(auth, self._denied_url(auth), page)
 
-    def _redirect(self, auth: _Authorization, url: str) -> Response:
+    def _redirect(self, auth: _Authorization, url: str, page: _Pages) -> Response:
         """Back to the site: a 302, or from wxLogin.js's frame the top window."""
         if auth.jssdk and auth.self_redirect != "true":
-            return self._page("sandbox_redirect.html", 200, url=url, compact=True)
+            return page("sandbox_redirect.html", 200, url=url, compact=True)
         return Response(status=302, headers={"Location": url, **_PAGE_HEADERS})
-
-    @staticmethod
-    def _page(template: str, status: int, **context: object) -> Response:
-        html = _templates().get_template(f"wechat/{template}").render(context)
-        return Response(html, status, headers=_PAGE_HEADERS, mimetype="text/html")
 
     # -- serving ----------------------------------------------------------------
 
