@@ -18,6 +18,7 @@ for spec in "flask_wechat_web flask_wechat_web" "example messages"; do
         locale=$(basename "$(dirname "$(dirname "$po")")")
         $PYBABEL -q update -D "$domain" -i "$dir/$domain.pot" -d "$dir" -l "$locale" \
             --no-wrap --ignore-obsolete
+        sed -i '/^"POT-Creation-Date: /d' "$po"  # no date churn: same source, same files
     done
     $PYBABEL -q compile -D "$domain" -d "$dir" --statistics
 done
