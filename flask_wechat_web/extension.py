@@ -15,7 +15,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, pending
+from . import _session, i18n, pending
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -395,9 +395,11 @@ class WeChatWebState:
         """Start a login: a new pending state, and WeChat's authorize URL for it."""
         state = self.start_login(flow, next_url)
         remote = self.remote(flow)
+        # WeChat's QR page is Chinese unless asked for English (lang=en).
+        lang = "en" if flow == "qr" and i18n.current_locale() == "en" else None
         url = t.cast(
             str,
-            remote.create_authorization_url(self.callback_url(), state=state)["url"],
+            remote.create_authorization_url(self.callback_url(), state=state, lang=lang)["url"],
         )
         # The sandbox's authorize pages live on this very site.
         return f"{request.script_root}{url}" if url.startswith("/") else url

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, parse_locale
 from babel.support import LazyProxy, NullTranslations, Translations
 from flask import current_app, g, has_app_context, has_request_context, request
 from markupsafe import Markup
@@ -35,17 +35,21 @@ HTML_LANG = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 def supported_locale(tag: str) -> str | None:
     """The locale of :data:`LOCALES` a language tag (``zh-HK``, ``en_GB``) asks for.
 
-    Babel fills in the script a tag leaves out (``zh-HK`` is ``zh_Hant_HK``),
-    so traditional-script tags get ``zh_TW`` and every other Chinese gets ``zh_CN``.
+    Traditional script gets ``zh_TW``, every other Chinese ``zh_CN``. Where the
+    tag names no script, Babel's likely subtags tell it (``zh-HK`` is
+    ``zh_Hant_HK``, ``zh-SG`` is ``zh_Hans_SG``).
     """
+    identifier = tag.replace("-", "_")
     try:
-        locale = Locale.parse(tag.replace("-", "_"))
+        language, _, script, _ = parse_locale(identifier)[:4]
+        if language == "zh" and not script:
+            script = Locale.parse(identifier).script
     except (ValueError, TypeError, UnknownLocaleError):
         return None
-    if locale.language == "en":
+    if language == "en":
         return "en"
-    if locale.language == "zh":
-        return "zh_TW" if locale.script == "Hant" else "zh_CN"
+    if language == "zh":
+        return "zh_TW" if script == "Hant" else "zh_CN"
     return None
 
 

@@ -18,7 +18,8 @@ for spec in "flask_wechat_web flask_wechat_web" "example messages"; do
         locale=$(basename "$(dirname "$(dirname "$po")")")
         $PYBABEL -q update -D "$domain" -i "$dir/$domain.pot" -d "$dir" -l "$locale" \
             --no-wrap --ignore-obsolete
-        sed -i '/^"POT-Creation-Date: /d' "$po"  # no date churn: same source, same files
+        # A fixed date: the same source gives the same .po and .mo files.
+        sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: 2026-12-01 00:00+0000\\n"/' "$po"
     done
     $PYBABEL -q compile -D "$domain" -d "$dir" --statistics
 done

@@ -324,6 +324,21 @@ class _Pages:
         return Response(html, status, headers=_PAGE_HEADERS, mimetype="text/html")
 
 
+def _page_locale(query: str, request: Request) -> str:
+    """The pages' language: ``lang=en`` as qrconnect takes it, else the browser's.
+
+    WeChat's ``lang`` is ``cn`` (the default) or ``en``; a Chinese page is in
+    traditional characters when the browser asks for them.
+    """
+    browser = negotiate(request.accept_languages)
+    lang = dict(parse_qsl(query)).get("lang")
+    if lang == "en":
+        return "en"
+    if lang == "cn" and browser == "en":
+        return "zh_CN"
+    return browser or "zh_CN"
+
+
 #: WeChat's page title for a bad or forbidden scope (Scope 参数错误或没有 Scope 权限).
 _SCOPE_ERROR = N_("Invalid scope, or no permission for this scope")
 
@@ -833,14 +848,14 @@ class FakeWeChat:
     # -- pages ----------------------------------------------------------------
 
     def _authorize_page(self, endpoint: str, request: Request, action: str) -> Response:
-        page = _Pages(negotiate(request.accept_languages) or "zh_CN")
         if endpoint == "confirm":
             endpoint = request.form.get("endpoint", "")
             query = request.form.get("query", "")
-            if endpoint not in ("qrconnect", "authorize"):
-                return page("sandbox_error.html", 400, title=N_("Invalid request parameters"))
         else:
             query = request.query_string.decode("latin-1")
+        page = _Pages(_page_locale(query, request))
+        if endpoint not in ("qrconnect", "authorize"):
+            return page("sandbox_error.html", 400, title=N_("Invalid request parameters"))
         try:
             auth = self._check_authorize(endpoint, query)
         except AuthorizeError as exc:
