@@ -10,6 +10,7 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
+command -v fc-match >/dev/null 2>&1 || missing="$missing fontconfig"  # the emoji font check
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"

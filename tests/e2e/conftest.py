@@ -17,6 +17,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 CHROMIUM = "/usr/bin/chromium"
+#: Chromium's font configuration: the system's, with colour emoji (see the file).
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
 #: Flags that keep Chromium off the (closed) network and quiet, as root.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -109,12 +111,21 @@ def example_site_base_scope(tmp_path_factory: pytest.TempPathFactory) -> t.Itera
     server.stop()
 
 
+def fonts_env(cache: Path) -> dict[str, str]:
+    """FONTCONFIG_FILE, and a fresh font cache, which the file's scan rule needs."""
+    return {"FONTCONFIG_FILE": str(FONTS_CONF), "XDG_CACHE_HOME": str(cache)}
+
+
 @pytest.fixture(scope="session")
-def browser() -> t.Iterator[t.Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, **fonts_env(tmp_path_factory.mktemp("cache"))},
+        )
         yield browser
         browser.close()
 
