@@ -218,7 +218,7 @@ class SnapshotUserError(WeChatError):
     status = 403
     user_title = _l("Preview mode")
     user_message = _l(
-        "WeChat opened this page in preview mode. Tap “Use full service” at the "
+        'WeChat opened this page in preview mode. Tap "Use full service" at the '
         "bottom, then log in again."
     )
     default_message = (

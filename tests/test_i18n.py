@@ -205,7 +205,7 @@ def test_pages_have_their_own_icon(fake_wechat: FakeWeChat) -> None:
 #: Words allowed in a Chinese page besides identifiers (``snsapi_base``): names
 #: and terms WeChat's Chinese pages use as they are.
 LATIN_WORDS = {
-    "Flask-WeChat-Web", "Flask", "App", "QR", "ID", "Cookie", "Scope",
+    "Flask-WeChat-Web", "Flask", "App", "QR", "Code", "ID", "Cookie", "Scope",
     "openid", "unionid", "OpenID", "UnionID", "appid", "scope", "state", "code",
     "http", "s", "A-Z", "a-z",
 }  # fmt: skip
@@ -259,7 +259,7 @@ def assert_whole_in(locale: str, html: str, names: t.Iterable[str] = ()) -> None
     if locale == "en":
         assert not CJK.findall(text), f"Chinese in an English page: {text!r}"
         return
-    words = {w for w in re.findall(r"[A-Za-z][\w-]*", text) if "_" not in w} - LATIN_WORDS
+    words = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text) if "_" not in w} - LATIN_WORDS
     assert words == set(), f"English in a {locale} page: {text!r}"
     wrong = SIMPLIFIED if locale == "zh_TW" else TRADITIONAL
     assert not wrong & set(text), f"{sorted(wrong & set(text))} in a {locale} page: {text!r}"

@@ -584,13 +584,13 @@ class FakeWeChat:
         if app.kind == "website" and not host_ok:
             raise AuthorizeError(
                 N_("Invalid redirect_uri"),
-                N_("redirect_uri’s host must be %(domain)s"),
+                N_("redirect_uri's host must be %(domain)s"),
                 domain=app.domain,
             )
         if app.kind == "mp" and (not host_ok or port is not None):
             raise AuthorizeError(
-                N_("The redirect_uri domain does not match the console’s"),
-                N_("redirect_uri’s host must be exactly %(domain)s, with no port"),
+                N_("The redirect_uri domain does not match the console's"),
+                N_("redirect_uri's host must be exactly %(domain)s, with no port"),
                 10003,
                 domain=app.domain,
             )

@@ -111,20 +111,15 @@ def example_site_base_scope(tmp_path_factory: pytest.TempPathFactory) -> t.Itera
     server.stop()
 
 
-def fonts_env(cache: Path) -> dict[str, str]:
-    """FONTCONFIG_FILE, and a fresh font cache, which the file's scan rule needs."""
-    return {"FONTCONFIG_FILE": str(FONTS_CONF), "XDG_CACHE_HOME": str(cache)}
-
-
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+def browser() -> t.Iterator[t.Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=CHROMIUM_ARGS,
-            env={**os.environ, **fonts_env(tmp_path_factory.mktemp("cache"))},
+            env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)},
         )
         yield browser
         browser.close()
