@@ -243,7 +243,7 @@ def test_error_view_gets_a_redirect_and_a_flash(fake_wechat: FakeWeChat) -> None
     response = client.get(callback_path(fake_wechat.deny(start_login(client))))
     assert response.status_code == 302 and response.location == "/oops"
     flashed = client.get("/oops").get_data(as_text=True)
-    assert flashed == "你拒绝了微信授权，本网站没有收到你的任何账号信息。"
+    assert flashed == "你拒绝了微信授权，本网站没有收到你的任何信息。"
 
 
 def test_head_does_not_consume_the_state(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
