@@ -12,6 +12,8 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from .i18n import LOCALES
+
 DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_SCOPE": "snsapi_login",
     "WECHAT_WEB_MP_APPID": None,
@@ -97,7 +99,7 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         found.append("WECHAT_WEB_MP_SCOPE must be 'snsapi_userinfo' or 'snsapi_base'.")
     if config.get("WECHAT_WEB_LANG") not in LANGUAGES:
         found.append("WECHAT_WEB_LANG must be one of 'zh_CN', 'zh_TW', 'en'.")
-    if config.get("WECHAT_WEB_UI_LOCALE") not in (None, *LANGUAGES):
+    if config.get("WECHAT_WEB_UI_LOCALE") not in (None, *LOCALES):
         found.append("WECHAT_WEB_UI_LOCALE must be one of 'zh_CN', 'zh_TW', 'en', or unset.")
     prefix = config.get("WECHAT_WEB_URL_PREFIX")
     if not isinstance(prefix, str) or not prefix.startswith("/") or "//" in prefix:
