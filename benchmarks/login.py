@@ -13,8 +13,10 @@ Rounds are interleaved, warm-up logins dropped. Prints a table and writes
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -23,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import trustme
@@ -96,7 +98,13 @@ class Browser:
         """One login; the callback's latency in seconds."""
         login_path, callback_path = PATHS[self.site.name]
         start = self.session.get(self.site.url + login_path, allow_redirects=False)
-        authorize = self.session.get(start.headers["Location"], allow_redirects=False)
+        page = self.session.get(start.headers["Location"], allow_redirects=False)
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+        form = {name: html.unescape(value) for name, value in form.items()}
+        confirm = urljoin(page.url, "confirm")  # the fake's page: a person taps "log in as"
+        authorize = self.session.post(
+            confirm, data={**form, "user": "zhangsan"}, allow_redirects=False
+        )
         callback = authorize.headers["Location"]
         assert urlsplit(callback).path == callback_path, callback
         began = time.perf_counter()
@@ -363,7 +371,8 @@ def main(argv: list[str] | None = None) -> None:
         ca.cert_pem.write_to_path(str(ca_file))
         cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
         fake = subprocess.Popen(
-            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)],
+            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)]
+            + ["--domain", "127.0.0.1"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
         )

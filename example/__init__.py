@@ -26,7 +26,13 @@ from flask_babel import Babel, get_locale
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from flask_wechat_web import SQLAlchemyStorage, TokenExpiredError, WeChatIdentity, WeChatWeb
+from flask_wechat_web import (
+    SQLAlchemyStorage,
+    TokenExpiredError,
+    WeChatError,
+    WeChatIdentity,
+    WeChatWeb,
+)
 from flask_wechat_web.extension import in_wechat_browser
 from flask_wechat_web.i18n import HTML_LANG, LOCALES, negotiate, supported_locale
 from flask_wechat_web.views import safe_next
@@ -135,10 +141,16 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def wechat_profile() -> t.Any:
         """The user's WeChat profile, fetched now with their stored token."""
         try:
-            response = wechat.remote.get("sns/userinfo", params={"lang": "zh_CN"})
-        except TokenExpiredError as error:
-            return jsonify(error=str(error)), 401
-        return jsonify(response.json())
+            token = wechat.token  # refreshed first if it has expired
+            if token is None:
+                return jsonify(error="This account has no WeChat login."), 404
+            identity = wechat.fetch_identity(token, lang="zh_CN")
+        except TokenExpiredError as error:  # the refresh token is dead too
+            return jsonify(error=str(error.user_message)), 401
+        except WeChatError as error:  # WeChat down, busy, or answering nonsense
+            app.logger.warning("WeChat profile not fetched: %s", error.message)
+            return jsonify(error=str(error.user_message)), 502
+        return jsonify(identity.raw)
 
     return app
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .config import problems
+from .config import problems, relay_only
 from .errors import InvalidCodeError, WeChatError
 
 wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
@@ -47,7 +47,10 @@ def check_command(online: bool) -> None:
     """Check the WECHAT_WEB_* settings; exit 1 with one line per problem."""
     app = _app()
     found = problems(app.config, debug=app.debug or app.testing)
-    if online:
+    if online and found:
+        # A malformed value may be a secret pasted into the wrong key: never send it.
+        click.echo("The online check is skipped until these problems are fixed.", err=True)
+    elif online:
         found += _online_problems(app)
     for line in _warnings(app):
         click.echo(f"warning: {line}")
@@ -64,6 +67,8 @@ def _online_problems(app: Flask) -> list[str]:
     """Exchange a dummy code: 40029 (bad code) means WeChat accepted appid and secret."""
     from .extension import get_state
 
+    if relay_only(app.config):
+        return []  # a site that only relays has no credentials to ask about
     state = get_state(app)
     found = []
     for flow in _flows(app):
@@ -94,23 +99,34 @@ def _warnings(app: Flask) -> list[str]:
     return found
 
 
+def _shown(url: str) -> str:
+    """``url`` fit to print: no ``user:password@``, no query values.
+
+    The command's output lands in terminals and CI logs; a configured URL
+    may carry credentials or a token, and the console needs neither.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(f"{pair.partition('=')[0]}=…" for pair in parts.query.split("&") if pair)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def _callback_url(app: Flask) -> str | None:
     configured = app.config.get("WECHAT_WEB_CALLBACK_URL")
     if configured:
-        return str(configured)
-    if not app.config.get("SERVER_NAME"):
-        return None
-    with app.app_context():
-        from flask import url_for
-
-        return url_for("wechat.authorized", _external=True)
+        return _shown(str(configured))
+    return _external_url(app, "wechat.authorized")
 
 
 @wechat_cli.command("urls")
 def urls_command() -> None:
     """Print the callback URL and the domain to enter in each WeChat console."""
     app = _app()
-    callback = _callback_url(app)
+    if app.config.get("WECHAT_WEB_RELAY_ID"):
+        _relayed_urls(app)
+        return
+    relays = app.config.get("WECHAT_WEB_RELAY_SITES") is not None
+    callback = _external_url(app, "wechat.relay") if relays else _callback_url(app)
     if callback is None:
         click.echo(
             "SERVER_NAME is not set, so the callback URL depends on the Host each "
@@ -120,8 +136,9 @@ def urls_command() -> None:
         )
         raise SystemExit(1)
     parts = urlsplit(callback)
-    click.echo(f"Callback URL: {callback}")
-    for flow in _flows(app):
+    click.echo(f"{'Relay URL' if relays else 'Callback URL'}: {callback}")
+    # A relay's sites may log in either way: its one domain goes in both consoles.
+    for flow in ["qr", "mp"] if relays else _flows(app):
         title, where = _CONSOLES[flow]
         click.echo(f"{title}: enter {parts.hostname}")
         click.echo(f"  in {where}")
@@ -133,3 +150,42 @@ def urls_command() -> None:
             )
     if parts.scheme != "https":
         click.echo("warning: the callback URL is not https.")
+    if relays:
+        _relay_sites(app)
+
+
+def _external_url(app: Flask, endpoint: str) -> str | None:
+    if not app.config.get("SERVER_NAME"):
+        return None
+    with app.app_context():
+        from flask import url_for
+
+        return _shown(url_for(endpoint, _external=True))
+
+
+def _relay_sites(app: Flask) -> None:
+    """The sites a relay forwards codes to, as its allow-list reads."""
+    from .relay import parse_sites
+
+    sites, _ = parse_sites(app.config["WECHAT_WEB_RELAY_SITES"])
+    click.echo("It forwards codes to these sites only (WECHAT_WEB_RELAY_SITES):")
+    for site in sites.values():
+        pattern = " (any one DNS label in place of *)" if site.wildcard else ""
+        click.echo(f"  {site.id}: {site}{pattern}")
+    click.echo(
+        "Each sets WECHAT_WEB_RELAY_ID to its id and WECHAT_WEB_CALLBACK_URL to the relay URL."
+    )
+
+
+def _relayed_urls(app: Flask) -> None:
+    """A site behind a relay: nothing to register, its callback goes through the relay."""
+    relay_url = _shown(str(app.config.get("WECHAT_WEB_CALLBACK_URL")))
+    own = _external_url(app, "wechat.authorized") or "(set SERVER_NAME to see it)"
+    click.echo(f"This site's WeChat callback goes through the relay at {relay_url}")
+    site_id = app.config["WECHAT_WEB_RELAY_ID"]
+    click.echo(f"  as site {site_id!r}; the relay forwards codes to {own}")
+    click.echo(
+        "Register nothing for this site in the WeChat consoles: the relay's domain is "
+        "the one registered. On the relay site, WECHAT_WEB_RELAY_SITES must map this "
+        "site's id to that callback URL (or a pattern it matches)."
+    )

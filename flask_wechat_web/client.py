@@ -8,39 +8,59 @@ overridden in the narrowest method, with the reason next to it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
 import threading
+import time
 import typing as t
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import FlaskOAuth2App
 from authlib.integrations.requests_client import OAuth2Session
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import BaseAdapter
 from urllib3.util.retry import Retry
 
-from .errors import WeChatError, WeChatUnavailableError, error_for_errcode
+from . import answers
+from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
+from .bounds import BoundedAdapter
+from .errors import NO_TOKEN, TokenExpiredError, WeChatError, WeChatUnavailableError
 
-TOKEN_PATH = "sns/oauth2/access_token"
-REFRESH_PATH = "sns/oauth2/refresh_token"
-USERINFO_PATH = "sns/userinfo"
-AUTH_PATH = "sns/auth"
+__all__ = ["AUTH_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
 
 _T = t.TypeVar("_T")
 
 _SECRET_PARAM = re.compile(r"\b(secret|code|access_token|refresh_token)=[^&\s\"']*")
-#: Loggers that print request URLs, and so WeChat's ``secret=`` query.
-_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
+
+
+@functools.cache
+def _library_loggers() -> list[str]:
+    """Every logger of urllib3 and requests, whether its module is imported yet.
+
+    Any of them may print a request URL, and so WeChat's ``secret=`` query:
+    urllib3 logs request lines at DEBUG, retries and malformed headers (with
+    the URL) at WARNING. A filter on a parent logger does not see its
+    children's records, so each one gets its own.
+    """
+    names = set()
+    for package in (requests, urllib3):
+        root = Path(package.__file__ or "").parent
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root.parent).with_suffix("").parts
+            names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
 
 
 class _ScrubSecrets(logging.Filter):
     """Blanks ``secret=``, ``code=`` and token values in urllib3's log lines.
 
-    urllib3 logs every request line at DEBUG, and WeChat's token call carries
-    the AppSecret in its query.
+    The message and any traceback attached to it are both scrubbed.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -48,18 +68,23 @@ class _ScrubSecrets(logging.Filter):
         scrubbed = _SECRET_PARAM.sub(r"\1=***", message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
+        if record.exc_info:
+            trace = logging.Formatter().formatException(record.exc_info)
+            scrubbed = _SECRET_PARAM.sub(r"\1=***", trace)
+            if scrubbed != trace:  # only then: error trackers want exc_info
+                record.exc_info, record.exc_text = None, scrubbed
         return True
 
 
 def install_log_scrubber() -> None:
-    """Add the scrubbing filter to urllib3's loggers, once."""
-    for name in _URL_LOGGERS:
+    """Add the scrubbing filter to every urllib3 and requests logger, once."""
+    for name in _library_loggers():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _ScrubSecrets) for f in logger.filters):
             logger.addFilter(_ScrubSecrets())
 
 
-class _SharedAdapter(HTTPAdapter):
+class _SharedAdapter(BoundedAdapter):
     """An adapter whose pool outlives the per-call sessions Authlib closes."""
 
     def close(self) -> None:
@@ -131,43 +156,25 @@ class ConnectionPool:
 
 
 def parse_body(resp: requests.Response, endpoint: str) -> dict[str, t.Any]:
-    """WeChat's JSON object from ``resp``, or the error it stands for.
+    """WeChat's JSON object from ``resp``, checked for ``endpoint``'s shape.
 
-    Bodies come as ``text/plain`` with no charset: decode the bytes as UTF-8
-    whatever the headers say, and parse leniently (profiles have carried raw
-    control characters). An errcode other than 0 raises its ``WeChatError``.
+    Bodies come as ``text/plain`` with no charset: the bytes are decoded as
+    UTF-8 whatever the headers say (see :func:`.answers.parse`). An errcode
+    other than 0 raises its ``WeChatError``.
     """
     if resp.status_code >= 300:
         raise WeChatUnavailableError(
             f"WeChat answered HTTP {resp.status_code} to {endpoint}. "
             "It is usually brief: try again later.",
         )
-    try:
-        data = json.loads(resp.content.decode("utf-8"), strict=False)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise WeChatUnavailableError(
-            f"WeChat answered {endpoint} with something that is not a JSON "
-            "object (a maintenance page?). Try again later."
-        )
-    errcode = data.get("errcode")
-    if errcode not in (None, 0, "0"):
-        try:
-            code = int(errcode)
-        except (TypeError, ValueError):
-            code = -1
-        raise error_for_errcode(code, str(data.get("errmsg", "")), endpoint=endpoint)
-    return data
+    return answers.parse(endpoint, resp.content)
 
 
 def _checked_token_response(endpoint: str) -> t.Callable[[requests.Response], t.Any]:
+    """A compliance hook: Authlib reads the token from the checked answer only."""
+
     def hook(resp: requests.Response) -> requests.Response:
-        data = parse_body(resp, endpoint)
-        if not data.get("access_token") or not data.get("openid"):
-            raise WeChatUnavailableError(
-                f"WeChat's answer to {endpoint} has no access_token or openid."
-            )
+        resp._content = json.dumps(parse_body(resp, endpoint)).encode()
         return resp
 
     return hook
@@ -291,28 +298,38 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
 
     Adds what Authlib leaves out: transport failures become
     ``WeChatUnavailableError`` with a scrubbed message (requests quotes the
-    whole URL, and the token URL carries ``secret=``).
+    whole URL, and the token URL carries ``secret=``), and a user's token is
+    renewed when it is expired or WeChat rejects it.
     """
 
     client_cls = WeChatOAuth2Session
-    #: Refreshes and stores the current user's token when WeChat rejects it.
-    refresh_rejected: t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]] | None = None
+    #: The one way a user's token is renewed: refreshed, stored when it is the
+    #: current user's stored token, and returned. Set by the extension.
+    renew_token: t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]] | None = None
 
     def request(self, method: str, url: str, token: t.Any = None, **kwargs: t.Any) -> t.Any:
-        """Call WeChat; with the stored token, refresh it once if WeChat rejects it.
+        """Call WeChat; with a user's token, renewed once if WeChat rejects it.
 
-        An access token can die before its ``expires_in`` (42001, 40014,
-        40001): the stored token is then refreshed, stored, and the call
-        retried once.
+        ``token`` defaults to the current user's stored token. One past its
+        ``expires_at`` is renewed first; one WeChat rejects although it has
+        not expired (42001, 40014, 40001: WeChat revokes tokens early) is
+        renewed and the call retried once.
         """
-        if token is not None or kwargs.get("withhold_token") or self.refresh_rejected is None:
-            return self._call(method, url, token, kwargs)
-        used = self._get_requested_token()
+        if kwargs.get("withhold_token"):
+            return self._call(method, url, None, kwargs)
+        stored = token is None
+        used = self._get_requested_token() if stored else token
+        if used is None:
+            raise TokenExpiredError(NO_TOKEN)
+        renew = self.renew_token
+        if renew is not None and is_expired(used):
+            used = renew(used)
         resp = self._call(method, url, used, kwargs)
-        if used is not None and _rejects_token(resp):
-            fresh = self.refresh_rejected(used)
-            self.token = fresh
-            resp = self._call(method, url, fresh, kwargs)
+        if renew is not None and _rejects_token(resp):
+            used = renew(used)
+            resp = self._call(method, url, used, kwargs)
+        if stored:
+            self.token = used  # this request's later calls use the fresh one
         return resp
 
     def _call(self, method: str, url: str, token: t.Any, kwargs: dict[str, t.Any]) -> t.Any:
@@ -333,27 +350,35 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         return parse_body(resp, path)
 
 
+def is_expired(token: t.Mapping[str, t.Any], leeway: int = 60) -> bool:
+    """Whether ``token``'s access token expires within ``leeway`` seconds."""
+    expires_at = token.get("expires_at")
+    return isinstance(expires_at, (int, float)) and expires_at - leeway < time.time()
+
+
 _REJECTED_TOKEN_CODES = frozenset({42001, 40014, 40001})
 
 
 def _rejects_token(resp: requests.Response) -> bool:
     """Whether WeChat answered that the access token is expired or invalid."""
-    if resp.status_code != 200 or b"errcode" not in resp.content[:64]:
+    if resp.status_code != 200 or b"errcode" not in resp.content:
         return False
     try:
-        errcode = json.loads(resp.content.decode("utf-8"), strict=False).get("errcode")
-    except (ValueError, AttributeError):
-        return False
-    return errcode in _REJECTED_TOKEN_CODES
+        answers.parse("", resp.content)
+    except WeChatError as error:
+        return error.errcode in _REJECTED_TOKEN_CODES
+    return False
 
 
 def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
-    """Run ``fn``; turn transport failures into a scrubbed ``WeChatUnavailableError``.
+    """Run ``fn``; turn every other failure into a scrubbed ``WeChatError``.
 
     The new error is raised outside the ``except`` block so it carries no
     ``__context__`` quoting the request URL.
     """
-    host = urlsplit(base_url or "").netloc or "WeChat"
+    parts = urlsplit(base_url or "")
+    # Never the netloc: it may carry user:password@.
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     try:
         return fn()
     except WeChatError:
@@ -364,6 +389,6 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
         reason = "failed the TLS handshake (certificate not trusted?)"
     except requests.ConnectionError:
         reason = "could not be reached or dropped the connection"
-    except (requests.RequestException, OSError, ValueError) as exc:
+    except (requests.RequestException, AuthlibBaseError, OSError, ValueError) as exc:
         reason = f"failed ({type(exc).__name__})"
     raise WeChatUnavailableError(f"{host} {reason}. Try again later.")

@@ -13,6 +13,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 from .i18n import LOCALES
+from .relay import problems as relay_problems
 
 DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_SCOPE": "snsapi_login",
@@ -29,6 +30,8 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_SANDBOX": False,
     "WECHAT_WEB_STATE_TTL": 600,
     "WECHAT_WEB_CALLBACK_URL": None,
+    "WECHAT_WEB_RELAY_SITES": None,
+    "WECHAT_WEB_RELAY_ID": None,
     "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
     "WECHAT_WEB_UI_LOCALE": None,
 }
@@ -72,6 +75,13 @@ def _positive(value: t.Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+def relay_only(config: t.Mapping[str, t.Any]) -> bool:
+    """A site that relays callbacks (``WECHAT_WEB_RELAY_SITES``) and logs nobody in."""
+    return config.get("WECHAT_WEB_RELAY_SITES") is not None and not (
+        config.get("WECHAT_WEB_APPID") or config.get("WECHAT_WEB_SECRET")
+    )
+
+
 def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]:
     """Every problem with the ``WECHAT_WEB_*`` settings, one line each."""
     sandbox = bool(config.get("WECHAT_WEB_SANDBOX"))
@@ -79,6 +89,8 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         _appid_problem("WECHAT_WEB_APPID", config.get("WECHAT_WEB_APPID")),
         _secret_problem("WECHAT_WEB_SECRET", config.get("WECHAT_WEB_SECRET")),
     ]
+    if relay_only(config):
+        found = []  # a site that only relays needs no AppID and no AppSecret
     mp_appid, mp_secret = (
         config.get("WECHAT_WEB_MP_APPID"),
         config.get("WECHAT_WEB_MP_SECRET"),
@@ -132,4 +144,5 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
             "SESSION_COOKIE_SAMESITE is 'Strict': the browser drops the session "
             "cookie on WeChat's redirect back and every login fails. Use 'Lax'."
         )
+    found += relay_problems(config)
     return [problem for problem in found if problem]

@@ -103,6 +103,14 @@ class TokenExpiredError(WeChatAPIError):
     )
 
 
+#: The message of a call made with no token (``wechat.token`` is ``None``).
+NO_TOKEN = (
+    "There is no WeChat token to call WeChat with: the current user did not "
+    "log in with WeChat, or logged out, or the token was dropped. Send the "
+    "user to log in with WeChat (wechat.login_url())."
+)
+
+
 class AccessDeniedError(WeChatError):
     """The user declined the login (WeChat came back with a state but no code)."""
 
@@ -251,6 +259,25 @@ class WeChatUnavailableError(WeChatError):
     user_title = _l("WeChat is not responding")
     user_message = _l("This site could not reach WeChat just now. Please try again in a moment.")
     default_message = "WeChat is unavailable."
+
+
+class MalformedAnswerError(WeChatUnavailableError):
+    """WeChat (or something posing as it) answered with an unexpected shape.
+
+    ``endpoint`` is the API path, ``field`` the field at fault (``"(body)"``
+    when the body as a whole is: not UTF-8, not JSON, too large or too deep).
+    The message never quotes the value, which might be a token.
+    """
+
+    def __init__(self, endpoint: str, field: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.field = field
+        where = "its body" if field == "(body)" else f"its field {field!r}"
+        super().__init__(
+            f"WeChat's answer to {endpoint} is malformed: {where} {reason}. Nothing "
+            "was used from it. Try again later; if it persists, check what answers "
+            "at WECHAT_WEB_API_BASE_URL (a proxy or captive portal?)."
+        )
 
 
 _CODE_ERRORS = frozenset({40029, 40163, 42003, 41008})

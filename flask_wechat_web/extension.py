@@ -11,7 +11,8 @@ import typing as t
 from urllib.parse import quote
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
@@ -26,12 +27,26 @@ from .client import (
     WeChatRemoteApp,
     call_wechat,
     install_log_scrubber,
+    is_expired,
+    parse_body,
 )
 from .config import DEFAULTS, LANGUAGES, problems
-from .errors import ConfigurationError, TokenExpiredError, WeChatAPIError
+from .errors import (
+    NO_TOKEN,
+    ConfigurationError,
+    MalformedAnswerError,
+    TokenExpiredError,
+    WeChatAPIError,
+)
 from .identity import WeChatIdentity, WeChatUser
+from .relay import state_prefix
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
-from .views import create_blueprint, safe_next, site_root
+from .views import (
+    configuration_error_page,
+    create_blueprint,
+    safe_next,
+    site_root,
+)
 
 if t.TYPE_CHECKING:
     from .testing.fake import FakeWeChat
@@ -67,6 +82,30 @@ def in_wechat_browser(user_agent: str) -> bool:
     return "micromessenger" in ua and "wxwork" not in ua
 
 
+#: What the built-in user's profile may take in the session (see ``_session.BUDGET``).
+PROFILE_BUDGET = 600
+#: The profile fields the built-in user keeps, in their stored order, and
+#: their empty values (what WeChat sends for sex and region since 2021).
+_PROFILE: tuple[tuple[str, t.Any], ...] = (
+    ("nickname", ""),
+    ("headimgurl", ""),
+    ("sex", 0),
+    ("province", ""),
+    ("city", ""),
+    ("country", ""),
+    ("privilege", []),
+)
+
+
+def _no_session_secret(app: Flask) -> bool:
+    """Whether ``app`` has Flask's cookie session and no key to sign it with."""
+    return (
+        not app.secret_key
+        and type(app.session_interface) is SecureCookieSessionInterface
+        and not app.config.get("SESSION_TYPE")  # Flask-Session, set up after us
+    )
+
+
 #: errcodes of ``sns/auth`` that mean "this token is not valid".
 _INVALID_TOKEN_CODES = frozenset({40001, 40003, 40014, 42001})
 
@@ -81,9 +120,6 @@ class WeChatWeb:
     :param storage: where tokens are kept (default: :class:`SessionStorage`).
     :param clock: the time source for state expiry, for tests.
     """
-
-    #: The session key of the built-in :class:`WeChatUser`.
-    USER_SESSION_KEY = "_wechat_web_user"
 
     def __init__(
         self,
@@ -130,13 +166,19 @@ class WeChatWeb:
         late = not (app.config.get("WECHAT_WEB_APPID") or app.config.get("WECHAT_WEB_SECRET"))
         if not late:
             state.check_config()
+            if _no_session_secret(app):
+                raise ConfigurationError(_session.NO_SESSION)
         app.extensions["wechat_web"] = state
         if self.register_blueprint:
             prefix = self.url_prefix or app.config["WECHAT_WEB_URL_PREFIX"]
             app.register_blueprint(self.blueprint, url_prefix=prefix)
         self._init_login_manager(app)
+        app.url_build_error_handlers.append(self._unregistered_blueprint)
+        app.register_error_handler(ConfigurationError, configuration_error_page)
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
+        # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).
+        app.add_template_global(i18n.gettext, "wechat_gettext")
         app.cli.add_command(wechat_cli)
         install_log_scrubber()
 
@@ -152,16 +194,67 @@ class WeChatWeb:
         if getattr(manager, "_user_callback", None) is None:
             manager.user_loader(self._load_builtin_user)
 
+    def _unregistered_blueprint(
+        self, error: Exception, endpoint: str, values: dict[str, t.Any]
+    ) -> str:
+        """Flask's URL build error hook: a ``wechat.*`` URL with no blueprint to build it.
+
+        ``@login_required`` meets it first, when ``login_view`` is ``"wechat.login"``.
+        """
+        registered = current_app.blueprints.get("wechat") is self.blueprint
+        if endpoint.startswith("wechat.") and not registered:
+            raise ConfigurationError(
+                f"Cannot build the URL of {endpoint!r}: the wechat blueprint is not "
+                "registered on this app. With WeChatWeb(app, register_blueprint=False), "
+                "register it yourself: app.register_blueprint(wechat.blueprint, "
+                "url_prefix='/wechat')."
+            )
+        raise error
+
     def _load_builtin_user(self, user_id: str) -> WeChatUser | None:
         """Flask-Login's loader for the built-in user, read back from the session."""
-        data = _session.load(self.USER_SESSION_KEY)
-        if not isinstance(data, dict):
+        data = _session.data()
+        account = data.account()
+        if account is None:
             return None
-        try:
-            user = WeChatUser(WeChatIdentity.from_dict(data))
-        except (KeyError, TypeError):
-            return None
+        appid, openid, unionid, scope = account
+        stored = data.get("profile")
+        raw: dict[str, t.Any] = {}
+        if isinstance(stored, list):
+            raw = {"openid": openid}
+            for index, (key, empty) in enumerate(_PROFILE):
+                raw[key] = stored[index] if index < len(stored) else empty
+            if unionid:
+                raw["unionid"] = unionid
+        user = WeChatUser(WeChatIdentity(appid, openid, unionid, scope, raw=raw))
         return user if user.get_id() == user_id else None
+
+    def _remember_builtin_user(self, identity: WeChatIdentity) -> None:
+        """Keep the built-in user in the session: its ids once, and its profile.
+
+        The profile is a list in ``_PROFILE`` order, without the
+        empty values WeChat sends at its end since 2021 (no sex, no region).
+        """
+        data = _session.data()
+        data.set_account(
+            {
+                "appid": identity.appid,
+                "openid": identity.openid,
+                "unionid": identity.unionid,
+                "scope": identity.scope,
+            }
+        )
+        raw, profile = identity.raw, None
+        if raw:  # not under snsapi_base
+            profile = [raw.get(key, empty) for key, empty in _PROFILE]
+            for index, (key, empty) in enumerate(_PROFILE):
+                if _session.cost(profile[: index + 1]) > PROFILE_BUDGET:
+                    # Longer than WeChat ever sends: keep what fits, the nickname first.
+                    logger.warning("WeChat sent a %s too long to keep in the session.", key)
+                    profile[index] = empty
+            while profile and profile[-1] == _PROFILE[len(profile) - 1][1]:
+                profile.pop()
+        data.set("profile", profile)
 
     def user_handler(self, fn: UserHandler) -> UserHandler:
         """Register ``fn(identity) -> user | None``, called on every login.
@@ -174,21 +267,28 @@ class WeChatWeb:
         return fn
 
     def user_for(self, identity: WeChatIdentity) -> t.Any:
-        """The user to log in for ``identity``, from the handler or built in."""
-        if self._user_handler is not None:
-            manager = getattr(current_app, "login_manager", None)
-            if getattr(manager, "_user_callback", None) == self._load_builtin_user:
-                raise ConfigurationError(
-                    "A @wechat.user_handler is registered but Flask-Login has no "
-                    "user_loader for the site's users, so the user would be "
-                    "logged out on the next request. Register "
-                    "@login_manager.user_loader."
-                )
-            user = self._user_handler(identity)
-            # A handler may return current_user itself: log in what it stands for.
-            return user._get_current_object() if isinstance(user, LocalProxy) else user
-        user = WeChatUser(identity)
-        _session.save(self.USER_SESSION_KEY, identity.to_dict())
+        """The user to log in for ``identity``, from the handler or built in.
+
+        A site user needs a Flask-Login ``user_loader`` of the site's own:
+        with only the built-in one, it is a :class:`ConfigurationError`. A
+        refusal (``None``) needs none.
+        """
+        handler = self._user_handler
+        user = handler(identity) if handler is not None else WeChatUser(identity)
+        # A handler may return current_user itself: log in what it stands for.
+        if isinstance(user, LocalProxy):
+            user = user._get_current_object()
+        manager = getattr(current_app, "login_manager", None)
+        if user is None or getattr(manager, "_user_callback", None) != self._load_builtin_user:
+            return user
+        if not isinstance(user, WeChatUser):
+            raise ConfigurationError(
+                f"The @wechat.user_handler returned a {type(user).__name__}, but "
+                "Flask-Login has no user_loader for the site's users, so the user "
+                "would be logged out on the next request. Register one: "
+                "@login_manager.user_loader, given user.get_id()."
+            )
+        self._remember_builtin_user(user.identity)
         return user
 
     def login_url(self, next: str | None = None) -> str:
@@ -225,22 +325,31 @@ class WeChatWeb:
         return token
 
     def fetch_identity(
-        self, token: t.Mapping[str, t.Any], lang: str | None = None
+        self, token: t.Mapping[str, t.Any] | None, lang: str | None = None
     ) -> WeChatIdentity:
-        """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``."""
-        state = get_state()
+        """The :class:`WeChatIdentity` of ``token``, with its profile from ``sns/userinfo``.
+
+        A token WeChat rejects (expired or revoked early) is refreshed once,
+        and stored if it is the current user's, as for every call made with a
+        user's token. No token (``wechat.token`` of a user who has none) is a
+        :class:`TokenExpiredError`.
+        """
+        state, token = get_state(), _given(token)
         flow = state.flow_of(token)
         userinfo = state.userinfo(flow, token, lang)
         return state.identity(flow, token, userinfo=userinfo)
 
-    def refresh_token(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    def refresh_token(self, token: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
         """A fresh token for ``token``, through ``sns/oauth2/refresh_token``."""
-        state = get_state()
+        state, token = get_state(), _given(token)
         return state.refresh(state.flow_of(token), token)
 
-    def check_token(self, token: t.Mapping[str, t.Any]) -> bool:
-        """Whether WeChat still accepts ``token``'s access token (``sns/auth``)."""
-        state = get_state()
+    def check_token(self, token: t.Mapping[str, t.Any] | None) -> bool:
+        """Whether WeChat still accepts ``token``'s access token (``sns/auth``).
+
+        A pure question: the token is never refreshed here.
+        """
+        state, token = get_state(), _given(token)
         remote = state.remote(state.flow_of(token))
         try:
             remote.get_json(AUTH_PATH, access_token=token["access_token"], openid=token["openid"])
@@ -249,6 +358,13 @@ class WeChatWeb:
                 return False
             raise
         return True
+
+
+def _given(token: t.Mapping[str, t.Any] | None) -> t.Mapping[str, t.Any]:
+    """``token``; ``None`` (``wechat.token`` of a user with none) is a clear error."""
+    if token is None:
+        raise TokenExpiredError(NO_TOKEN)
+    return token
 
 
 def get_state(app: Flask | None = None) -> WeChatWebState:
@@ -304,6 +420,11 @@ class WeChatWebState:
     def remote(self, flow: str) -> WeChatRemoteApp:
         """The Authlib remote app for ``flow``, registered on first use."""
         self.check_config()
+        if not self.config.get(_FLOWS[flow][0]):
+            raise ConfigurationError(
+                f"{_FLOWS[flow][0]} is not set: this site only relays WeChat's callbacks "
+                "(WECHAT_WEB_RELAY_SITES) and cannot log anyone in itself."
+            )
         name = _REMOTE_NAMES[flow]
         client = self.registry.create_client(name)
         if client is None:
@@ -343,7 +464,7 @@ class WeChatWebState:
                 update_token=functools.partial(self._store_refreshed, config[appid_key]),
             ),
         )
-        remote.refresh_rejected = self.refresh_stored
+        remote.renew_token = self.refresh_stored
         return remote
 
     def flow_for(self, mode: str | None, user_agent: str) -> str | None:
@@ -377,7 +498,9 @@ class WeChatWebState:
     def start_login(self, flow: str, next_url: str, *, in_frame: bool = False) -> str:
         """Remember a new pending login; its state."""
         ttl = self.config["WECHAT_WEB_STATE_TTL"]
-        return pending.add(flow, next_url, self.extension.clock(), ttl, in_frame=in_frame).state
+        prefix = state_prefix()
+        now = self.extension.clock()
+        return pending.add(flow, next_url, now, ttl, in_frame=in_frame, prefix=prefix).state
 
     def qrcode_options(self, next_url: str | None, self_redirect: bool) -> dict[str, t.Any]:
         """``WxLogin`` options for an embedded QR code, with a new pending state."""
@@ -456,22 +579,27 @@ class WeChatWebState:
         lang = lang or self.config["WECHAT_WEB_LANG"]
         if lang not in LANGUAGES:
             raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
-        return self.remote(flow).get_json(
-            USERINFO_PATH,
-            access_token=token["access_token"],
-            openid=token["openid"],
-            lang=lang,
-        )
+        resp = self.remote(flow).request("GET", USERINFO_PATH, token=token, params={"lang": lang})
+        userinfo = parse_body(resp, USERINFO_PATH)
+        if userinfo["openid"] != token["openid"]:
+            raise MalformedAnswerError(USERINFO_PATH, "openid", "is not the token's openid")
+        return userinfo
 
     def refresh(self, flow: str, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """A fresh token for ``token`` (``sns/oauth2/refresh_token``), stored if it was."""
         remote = self.remote(flow)
 
+        refresh_token = token.get("refresh_token")
+        if not refresh_token:
+            raise TokenExpiredError(
+                "This WeChat token has no refresh token, so it cannot be "
+                "refreshed: the user must log in with WeChat again."
+            )
+
         def do_refresh() -> dict[str, t.Any]:
             with remote._get_oauth_client() as client:
                 fresh = client.refresh_token(
-                    remote.server_metadata["refresh_token_url"],
-                    refresh_token=token["refresh_token"],
+                    remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )
             return compact_token({**token, **fresh})
 
@@ -482,19 +610,22 @@ class WeChatWebState:
         self.extension.storage.set(compact_token({**token, "appid": appid}), None)
 
     def refresh_stored(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """Refresh the current user's stored ``token``, once however many ask at once.
+        """Renew a user's ``token``: the one path of every call made with one.
 
-        Requests of one user that find the token expired (or rejected by
-        WeChat) queue on a lock; those after the first find the refreshed
-        token in the storage and use it. A refresh token WeChat no longer
-        accepts drops the stored token.
+        The fresh token is stored when ``token`` is the current user's. Requests
+        of one user that find the token expired (or rejected by WeChat) queue
+        on a lock; those after the first find the refreshed token in the
+        storage and use it. A refresh token WeChat no longer accepts drops the
+        current user's stored token (never another user's).
         """
         key = (token.get("appid"), token.get("openid"))
         with self._refresh_locks[hash(key) % len(self._refresh_locks)]:
-            stored = self.extension.storage.get()
+            # Outside a request (a job) there is no current user.
+            stored = self.extension.storage.get() if has_request_context() else None
+            mine = stored is not None and same_account(stored, token)
             if (
                 stored is not None
-                and same_account(stored, token)
+                and mine
                 and not is_expired(stored)
                 and (
                     # WeChat issues a new access token, or extends the one
@@ -507,11 +638,6 @@ class WeChatWebState:
             try:
                 return self.refresh(self.flow_of(token), token)
             except TokenExpiredError:
-                self.extension.storage.delete()
+                if mine:
+                    self.extension.storage.delete()
                 raise
-
-
-def is_expired(token: t.Mapping[str, t.Any], leeway: int = 60) -> bool:
-    """Whether ``token``'s access token expires within ``leeway`` seconds."""
-    expires_at = token.get("expires_at")
-    return isinstance(expires_at, (int, float)) and expires_at - leeway < time.time()

@@ -1,19 +1,21 @@
-"""Pending logins, kept in the Flask session under one small key.
+"""Pending logins, kept in the extension's session value (see ``_session``).
 
 Each login started in this browser gets a random ``state`` (alphanumeric, as
 WeChat's in-app flow requires) stored with what the callback needs: which
 app issued it, where to go after, when it expires. Pending logins are
-capped, so the session cookie stays small however many tabs are opened.
-Used and evicted states leave a short fingerprint, so a failed callback can
-say why it failed, and a callback that arrives twice after success can be
-answered with the same redirect without a second code exchange.
+capped in number and, with everything else the extension keeps in the
+session, in bytes (:data:`~flask_wechat_web._session.BUDGET`), so the
+session cookie stays small however many tabs are opened and however long
+their ``next``. Used and evicted states leave a short fingerprint, so a
+failed callback can say why it failed; the last successful callback is
+remembered, so one that arrives twice can be answered with the same
+redirect without a second code exchange.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import string
 import typing as t
@@ -22,19 +24,16 @@ from dataclasses import dataclass
 from . import _session
 from .errors import StateMismatchError
 
-SESSION_KEY = "_wechat_web_logins"
-
 #: At most this many logins wait for WeChat in one browser.
 MAX_PENDING = 10
-#: ... and together they take at most this many bytes of JSON.
-MAX_PENDING_BYTES = 1600
 #: How many used and evicted states are remembered, to explain a failure.
-_USED_MEMORY = 5
+_USED_MEMORY = 3
 _EVICTED_MEMORY = 20
 
 _ALPHABET = string.ascii_letters + string.digits
 _STATE_LENGTH = 32  # base-62 digits: about 190 bits
 _STATE_BYTES = 32  # 256 random bits, so the digits are uniform to within 2**-65
+_PRINT_LENGTH = 4  # hex digits of a fingerprint: enough to tell the few remembered apart
 
 
 @dataclass(frozen=True)
@@ -51,9 +50,9 @@ class PendingLogin:
 
 @dataclass(frozen=True)
 class Replay:
-    """A callback seen before in this browser: where it went, if it succeeded."""
+    """A callback that succeeded before in this browser: where it went."""
 
-    target: str | None
+    target: str
 
 
 def new_state() -> str:
@@ -67,36 +66,57 @@ def new_state() -> str:
 
 
 def _fingerprint(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return digest[:_PRINT_LENGTH]
 
 
-def _load() -> dict[str, list[t.Any]]:
-    data = _session.load(SESSION_KEY)
-    if not isinstance(data, dict):
-        return {"p": [], "u": [], "e": []}
-    return {key: list(data.get(key) or []) for key in ("p", "u", "e")}
+def _prints(data: _session.SessionData, name: str) -> list[str]:
+    """The fingerprints kept in field ``name``, one string of fixed-width prints."""
+    joined = data.get(name)
+    if not isinstance(joined, str):
+        return []
+    return [joined[i : i + _PRINT_LENGTH] for i in range(0, len(joined), _PRINT_LENGTH)]
 
 
-def _save(data: dict[str, list[t.Any]]) -> None:
-    _session.save(SESSION_KEY, data)
+def _remember(data: _session.SessionData, name: str, fingerprint: str, keep: int) -> None:
+    data.set(name, "".join([*_prints(data, name), fingerprint][-keep:]))
+
+
+def _pending(data: _session.SessionData) -> list[list[t.Any]]:
+    return [entry for entry in data.get("pending") or [] if _valid_entry(entry)]
 
 
 def add(
-    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False
+    flow: str, next_url: str, now: float, ttl: float, *, in_frame: bool = False, prefix: str = ""
 ) -> PendingLogin:
-    """Start a login: remember a new state, evicting the oldest over the cap."""
-    login = PendingLogin(new_state(), flow, next_url, now + ttl, in_frame)
-    data = _load()
-    pending = [p for p in data["p"] if _valid_entry(p)]
-    pending.append([login.state, login.flow, login.next, login.expires_at, int(in_frame)])
-    evicted = data["e"]
-    while len(pending) > MAX_PENDING or (
-        len(pending) > 1 and len(json.dumps(pending)) > MAX_PENDING_BYTES
-    ):
-        evicted.append(_fingerprint(pending.pop(0)[0]))
-    data["p"], data["e"] = pending, evicted[-_EVICTED_MEMORY:]
-    _save(data)
+    """Start a login: remember a new state, evicting the oldest over the caps."""
+    login = PendingLogin(prefix + new_state(), flow, next_url, int(now + ttl), in_frame)
+    data = _session.data()
+    entries = _pending(data)
+    entries.append([login.state, login.flow, login.next, login.expires_at, int(in_frame)])
+    while len(entries) > MAX_PENDING:
+        _remember(data, "evicted", _fingerprint(entries.pop(0)[0]), _EVICTED_MEMORY)
+    data.set("pending", entries)
+    _fit(data)
     return login
+
+
+def _fit(data: _session.SessionData) -> None:
+    """Keep the session value within its budget.
+
+    The oldest pending logins go first (their states are remembered as
+    evicted), then the memory of the last success; the newest pending login
+    always stays.
+    """
+    while data.size() > _session.BUDGET:
+        entries = _pending(data)
+        if len(entries) > 1:
+            _remember(data, "evicted", _fingerprint(entries.pop(0)[0]), _EVICTED_MEMORY)
+            data.set("pending", entries)
+        elif data.get("replay"):
+            _forget_replay(data)
+        else:
+            return
 
 
 def take(state: str, code: str | None, now: float, *, cookie_sent: bool) -> PendingLogin | Replay:
@@ -105,43 +125,61 @@ def take(state: str, code: str | None, now: float, *, cookie_sent: bool) -> Pend
     A state is single use: it is removed whatever happens next, and remembered
     as used so a second arrival can be told apart from a forgery.
     """
-    data = _load()
-    for entry in data["p"]:
-        if _valid_entry(entry) and hmac.compare_digest(entry[0], state):
-            data["p"].remove(entry)
-            used = data["u"] + [[_fingerprint(state), _code_print(code), None]]
-            data["u"] = used[-_USED_MEMORY:]
-            _save(data)
+    data = _session.data()
+    entries = _pending(data)
+    for entry in entries:
+        if hmac.compare_digest(entry[0], state):
+            entries.remove(entry)
+            data.set("pending", entries)
+            _remember(data, "used", _fingerprint(state), _USED_MEMORY)
             login = PendingLogin(entry[0], entry[1], entry[2], entry[3], bool(entry[4]))
             if login.expires_at <= now:
                 raise StateMismatchError("expired")
             return login
     fingerprint = _fingerprint(state)
-    for used in data["u"]:
-        if not (isinstance(used, list) and len(used) == 3):
-            continue
-        used_state, used_code, target = used
-        if hmac.compare_digest(str(used_state), fingerprint):
-            if target and code and hmac.compare_digest(str(used_code), _code_print(code)):
-                return Replay(target)
-            raise StateMismatchError("used")
-    if fingerprint in data["e"]:
+    replay = _replay(data)
+    if replay is not None and hmac.compare_digest(replay[0], fingerprint):
+        if code and hmac.compare_digest(replay[1], _fingerprint(code)):
+            return Replay(replay[2])
+        raise StateMismatchError("used")
+    if fingerprint in _prints(data, "used"):
+        raise StateMismatchError("used")
+    if fingerprint in _prints(data, "evicted"):
         raise StateMismatchError("evicted")
     raise StateMismatchError("unknown" if cookie_sent else "no_cookie")
 
 
-def succeeded(state: str, target: str) -> None:
-    """Remember where the login with ``state`` went, to answer a repeat the same way."""
-    data = _load()
+def succeeded(state: str, code: str, target: str) -> None:
+    """Remember where the login with ``state`` and ``code`` went, to answer a repeat.
+
+    The state's fingerprint moves from the used ones into this memory.
+    """
+    data = _session.data()
     fingerprint = _fingerprint(state)
-    for entry in data["u"]:
-        if isinstance(entry, list) and len(entry) == 3 and entry[0] == fingerprint:
-            entry[2] = target
-    _save(data)
+    _forget_replay(data)
+    data.set("used", "".join(p for p in _prints(data, "used") if p != fingerprint))
+    data.set("replay", fingerprint + _fingerprint(code) + target)  # target: a path
+    _fit(data)
 
 
-def _code_print(code: str | None) -> str:
-    return _fingerprint(code) if code else ""
+def _replay(data: _session.SessionData) -> tuple[str, str, str] | None:
+    """The last success: its state's and code's fingerprints, and its target."""
+    replay = data.get("replay")
+    if not isinstance(replay, str) or len(replay) <= 2 * _PRINT_LENGTH:
+        return None
+    return (
+        replay[:_PRINT_LENGTH],
+        replay[_PRINT_LENGTH : 2 * _PRINT_LENGTH],
+        replay[2 * _PRINT_LENGTH :],
+    )
+
+
+def _forget_replay(data: _session.SessionData) -> None:
+    """Drop the memory of the last success; its state is still remembered as used."""
+    replay = _replay(data)
+    if replay is not None:
+        _remember(data, "used", replay[0], _USED_MEMORY)
+        data.set("replay", None)
 
 
 def _valid_entry(entry: t.Any) -> bool:

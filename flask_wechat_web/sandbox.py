@@ -4,7 +4,9 @@ With ``WECHAT_WEB_SANDBOX = True`` the app mounts :class:`FakeWeChat` at
 ``/_wechat_sandbox``, points both base URLs there, and fills in sample
 credentials when none are set, so a login works with no WeChat account.
 The browser meets the fake's consent page; the server's calls to the fake
-API stay in-process. Only ever on with ``app.debug`` or ``app.testing``:
+API stay in-process. Codes go back only to the site's own host (that of
+``WECHAT_WEB_CALLBACK_URL`` or ``SERVER_NAME`` when set, else the host the
+page is served on). Only ever on with ``app.debug`` or ``app.testing``:
 anyone could log in as anyone.
 """
 
@@ -16,7 +18,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .errors import ConfigurationError
-from .testing.fake import WXLOGIN_JS_PATH, FakeWeChat
+from .testing.fake import WXLOGIN_JS_PATH, FakeWeChat, callback_domain
 from .testing.transport import WSGIAdapter
 
 MOUNT_PATH = "/_wechat_sandbox"
@@ -34,15 +36,17 @@ def install_sandbox(app: Flask) -> FakeWeChat:
             "run in production: turn WECHAT_WEB_SANDBOX off, or run with "
             "--debug for development."
         )
-    fake = FakeWeChat(auto_approve=False)
     config = app.config
+    fake = FakeWeChat(domain=callback_domain(app))
+    named = config.get("WECHAT_WEB_CALLBACK_URL") or config.get("SERVER_NAME")
+    fake.own_host_is_domain = not named
     for prefix, sample in (
         ("WECHAT_WEB_", fake.website_app),
         ("WECHAT_WEB_MP_", fake.mp_app),
     ):
         appid, secret = config.get(f"{prefix}APPID"), config.get(f"{prefix}SECRET")
         if appid and secret:
-            fake.add_app(appid, secret, kind=sample.kind)
+            fake.add_app(appid, secret, kind=sample.kind, domain=sample.domain)
         else:
             config[f"{prefix}APPID"], config[f"{prefix}SECRET"] = (
                 sample.appid,
@@ -52,7 +56,7 @@ def install_sandbox(app: Flask) -> FakeWeChat:
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
     config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {MOUNT_PATH: fake}
+        app.wsgi_app, {MOUNT_PATH: fake.open_app}
     )
     app.logger.warning(
         "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat.",
@@ -63,4 +67,5 @@ def install_sandbox(app: Flask) -> FakeWeChat:
 
 def sandbox_transport(fake: FakeWeChat) -> dict[str, BaseAdapter]:
     """The adapter that answers the sandbox's API host in-process."""
-    return {f"{API_HOST}/": WSGIAdapter(DispatcherMiddleware(NotFound(), {MOUNT_PATH: fake}))}
+    api = DispatcherMiddleware(NotFound(), {MOUNT_PATH: fake.api_app})
+    return {f"{API_HOST}/": WSGIAdapter(api)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import has_request_context, session
+from flask import has_request_context
 
 from . import _session
 from .errors import ConfigurationError
@@ -27,9 +27,6 @@ TOKEN_FIELDS = (
     "scope",
     "appid",
 )
-
-#: The session key naming the WeChat account (appid, openid) this browser logged in with.
-ACCOUNT_SESSION_KEY = "_wechat_web_account"
 
 
 class TokenStorage(t.Protocol):
@@ -62,27 +59,38 @@ def same_account(a: t.Mapping[str, t.Any], b: t.Mapping[str, t.Any]) -> bool:
 class SessionStorage:
     """Keeps the token in the Flask session (the default).
 
-    Stores only :data:`TOKEN_FIELDS`, under 400 bytes of JSON, so the session
-    cookie stays far below browsers' 4 KB limit.
+    Only the token's own secrets are stored (access token, refresh token,
+    expiry); its ids are the session's record of the WeChat account, kept
+    once for everything the extension stores. About 200 bytes of JSON, so
+    the session cookie stays far below browsers' 4 KB limit.
     """
 
-    key = "_wechat_web_token"
+    #: The fields kept here; the rest of a token are the account's ids.
+    _OWN_FIELDS = ("access_token", "refresh_token", "expires_at")
 
     def get(self) -> dict[str, t.Any] | None:
-        token = _session.load(self.key)
-        return token if isinstance(token, dict) else None
+        data = _session.data()
+        secrets, account = data.get("token"), data.account()
+        if not (isinstance(secrets, list) and len(secrets) == 3) or account is None:
+            return None
+        appid, openid, unionid, scope = account
+        ids = {"appid": appid, "openid": openid, "unionid": unionid, "scope": scope}
+        return compact_token({**ids, **dict(zip(self._OWN_FIELDS, secrets, strict=True))})
 
     def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
         if not has_request_context():
             return  # a refresh outside a request: there is no session to update
-        stored = self.get()
-        if user is not None:
-            _session.save(self.key, compact_token(token))
-        elif stored is not None and same_account(stored, token):
-            _session.save(self.key, compact_token({**stored, **token}))
+        if user is None:
+            stored = self.get()
+            if stored is None or not same_account(stored, token):
+                return  # not this browser's token
+            token = {**stored, **token}
+        data = _session.data()
+        data.set_account(token)
+        data.set("token", [token.get(key) for key in self._OWN_FIELDS])
 
     def delete(self) -> None:
-        session.pop(self.key, None)
+        _session.data().set("token", None)
 
 
 class SQLAlchemyStorage:
@@ -117,10 +125,10 @@ class SQLAlchemyStorage:
         ).scalar_one_or_none()
 
     def _current_row(self) -> t.Any:
-        account = _session.load(ACCOUNT_SESSION_KEY)
-        if not (isinstance(account, list) and len(account) == 2):
+        account = _session.data().account()
+        if account is None:
             return None
-        return self._row(*account)
+        return self._row(*account[:2])
 
     def get(self) -> dict[str, t.Any] | None:
         row = self._current_row()
@@ -149,7 +157,7 @@ class SQLAlchemyStorage:
                     "@wechat.user_handler that returns your own users."
                 )
             setattr(row, self.user_relationship, user)
-            _session.save(ACCOUNT_SESSION_KEY, [token["appid"], token["openid"]])
+            _session.data().set_account(token)
         self.db.session.commit()
 
     def delete(self) -> None:
@@ -157,7 +165,7 @@ class SQLAlchemyStorage:
         if row is not None:
             row.access_token = row.refresh_token = row.expires_at = None
             self.db.session.commit()
-        session.pop(ACCOUNT_SESSION_KEY, None)
+        _session.data().set("account", None)
 
     def find_user(self, identity: t.Any) -> t.Any:
         """The site's user linked to ``identity``, by its openid or else its unionid.

@@ -24,10 +24,11 @@ from flask import (
 )
 from flask.sessions import NullSession
 from flask_login import current_user, login_user, logout_user
+from jinja2 import PackageLoader, TemplateNotFound
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from . import i18n, pending
+from . import _session, i18n, pending
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -37,6 +38,7 @@ from .errors import (
     StateMismatchError,
     WeChatError,
 )
+from .relay import register as register_relay
 from .signals import wechat_authorized, wechat_logged_out, wechat_login_failed
 
 if t.TYPE_CHECKING:
@@ -56,13 +58,14 @@ def safe_next(value: str | None) -> str | None:
     """``value`` if it is a path on this site, else ``None``.
 
     Only ``/`` alone or ``/`` followed by something other than ``/`` or ``\\``,
-    in printable ASCII, with no backslash, no more than
+    in printable ASCII, with no backslash and no ``"`` (a URL carries it as
+    ``%22``; raw, it costs four bytes in the session cookie), no more than
     :data:`MAX_NEXT_LENGTH` characters, and the same still true once
     percent-decoded (``%2F%2Fevil.com``, ``/%09/evil.com``).
     """
     if not value or len(value) > MAX_NEXT_LENGTH:
         return None
-    if any(not "!" <= ch <= "~" for ch in value):
+    if any(not "!" <= ch <= "~" or ch == '"' for ch in value):
         return None
     for candidate in (value, unquote(value)):
         if (
@@ -85,6 +88,8 @@ def _state() -> WeChatWebState:
 
     state = get_state()
     state.check_config()  # for apps that set their config after init_app
+    if _no_session():
+        raise ConfigurationError(_session.NO_SESSION)
     return state
 
 
@@ -97,14 +102,16 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
     bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
 
 
 def _private_headers(response: Response) -> Response:
-    """Keep codes out of caches and out of Referer headers sent onwards."""
+    """Keep codes out of caches and Referer headers, and our pages out of frames."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     return response
 
 
@@ -115,13 +122,6 @@ def login() -> Response:
     link in WeChat, since it cannot scan a QR code shown on its own screen.
     """
     state = _state()
-    if _no_session():
-        return _failed(
-            ConfigurationError(
-                "SECRET_KEY is not set: the login's state is kept in the session, "
-                "which Flask cannot sign without it."
-            )
-        )
     next_url = safe_next(request.args.get("next")) or site_root()
     flow = state.flow_for(request.args.get("mode"), request.user_agent.string)
     if flow is None:
@@ -143,6 +143,7 @@ def login() -> Response:
 
 def qrcode() -> Response:
     """A page with WeChat's QR code embedded through ``wxLogin.js``."""
+    _state()
     return _page("wechat/qrcode.html", next=safe_next(request.args.get("next")))
 
 
@@ -161,9 +162,13 @@ def authorized() -> Response:
         # A HEAD must not consume the state the real GET will need.
         return Response(status=405, headers={"Allow": "GET"})
     try:
-        return _finish_login()
+        response = _finish_login()
     except WeChatError as error:
-        return _failed(error)
+        response = _failed(error)
+    # wxLogin.js with self_redirect loads the callback inside its iframe, on
+    # the site's own page.
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    return response
 
 
 def _single_arg(name: str) -> str | None:
@@ -186,7 +191,7 @@ def _finish_login() -> Response:
     cookie_sent = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
     taken = pending.take(state_value, code, ext.clock(), cookie_sent=cookie_sent)
     if isinstance(taken, pending.Replay):
-        return redirect(t.cast(str, taken.target))
+        return redirect(taken.target)
     if code is None:
         raise AccessDeniedError()
     if not _CODE_FORMAT.fullmatch(code):
@@ -196,10 +201,12 @@ def _finish_login() -> Response:
     if identity.is_snapshot_user:
         raise SnapshotUserError()
     user = ext.user_for(identity)
-    if user is None or not login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"]):
+    if user is None or not user.is_active:  # what login_user would refuse
         raise LoginRefusedError()
-    ext.storage.set(token, user)
-    pending.succeeded(state_value, taken.next)
+    ext.storage.set(token, user)  # first: a storage that refuses the user logs nobody in
+    login_user(user, remember=current_app.config["WECHAT_WEB_REMEMBER"])
+    _renew_session()
+    pending.succeeded(state_value, code, taken.next)
     wechat_authorized.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         identity=identity,
@@ -212,10 +219,25 @@ def _finish_login() -> Response:
     return redirect(taken.next)
 
 
+def _renew_session() -> None:
+    """Give the browser a new session id, where the session interface can.
+
+    Server-side sessions (Flask-Session's ``regenerate``) then make an id
+    known before the login worthless after it. The session's contents, other
+    tabs' pending logins among them, move to the new id. Flask's own cookie
+    session has no id to renew.
+    """
+    regenerate = getattr(current_app.session_interface, "regenerate", None)
+    if callable(regenerate):
+        regenerate(session._get_current_object())  # type: ignore[attr-defined]
+
+
 def _failed(error: WeChatError) -> Response:
     """End a failed login: signal, log, flash, then the error view or page."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     wechat_login_failed.send(app, error=error)
+    if isinstance(error, ConfigurationError):
+        return configuration_error_page(error)
     logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
     if not _no_session():
         flash(str(error.user_message), "error")
@@ -229,18 +251,46 @@ def _failed(error: WeChatError) -> Response:
     return _page("wechat/error.html", status, error=error, status=status)
 
 
+def configuration_error_page(error: ConfigurationError) -> Response:
+    """The site's own bug: logged as an error, a 500 page for the site owner.
+
+    Registered by ``init_app`` as the app's handler of
+    :class:`ConfigurationError`, wherever it is raised.
+    """
+    logger.error("Flask-WeChat-Web is not set up correctly: %s", error.message)
+    # Raised in any view: the blueprint's context processor may not have run.
+    context = {"error": error, **i18n.template_context(i18n.current_locale())}
+    try:
+        html = render_template("wechat/setup_error.html", **context)
+    except TemplateNotFound:  # our blueprint, with its templates, is not registered
+        env = current_app.jinja_env.overlay(loader=PackageLoader(__package__))
+        html = env.get_template("wechat/setup_error.html").render(context)
+    response = Response(html, status=500, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def logout() -> Response:
-    """Log out, drop the stored token, then go to ``next`` or the site's root."""
+    """``POST``: log out, drop the stored token, then go to ``next`` or the site's root.
+
+    ``GET`` changes nothing: it shows a page whose button POSTs, so a link or
+    an image on another site cannot log users out.
+    """
     state = _state()
+    next_url = safe_next(request.values.get("next"))
+    if request.method != "POST":
+        return _page("wechat/logout.html", next=next_url)
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()
         if not _no_session():
             flash(i18n.gettext("You have logged out."), "success")
     logout_user()
-    session.pop(state.extension.USER_SESSION_KEY, None)
+    data = _session.data()
+    data.set("account", None)  # which WeChat account, and the built-in user's profile
+    data.set("profile", None)
     wechat_logged_out.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         user=user,
     )
-    return redirect(safe_next(request.values.get("next")) or site_root())
+    return redirect(next_url or site_root())

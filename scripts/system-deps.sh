@@ -7,6 +7,7 @@ set -eu
 missing="${1:-}"  # e.g. python3-venv, when Debian's Python lacks venv
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's wxLogin.js
+command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the fake's curl session test
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
 # Noto Sans CJK SC/TC: the pages' own font stacks name them; real bold weights and
@@ -15,6 +16,7 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 command -v fc-match >/dev/null 2>&1 || missing="$missing fontconfig"  # the emoji font check
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"  # Flask-Session tests
 [ -z "$missing" ] && exit 0
 echo "Installing Debian packages:$missing"
 SUDO=""

@@ -11,7 +11,7 @@ PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
 for spec in "flask_wechat_web flask_wechat_web" "example messages"; do
     set -- $spec
     src=$1 domain=$2 dir=$1/translations
-    $PYBABEL -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ \
+    $PYBABEL -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ -k wechat_gettext \
         --no-location --sort-output --omit-header \
         -o "$dir/$domain.pot" "$src"
     for po in "$dir"/*/LC_MESSAGES/"$domain".po; do

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import functools
-import json
+import html
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import typing as t
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import requests
 from flask import Flask, flash, get_flashed_messages
 from flask.ctx import _cv_app
 from flask.testing import FlaskClient
@@ -104,10 +106,34 @@ def log_in(client: FlaskClient, fake: FakeWeChat, **query: str) -> tuple[TestRes
     return client.get(callback), callback
 
 
+def consent_form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the fake WeChat's consent form."""
+    form = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert form is not None, page[:500]
+    fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
+    return html.unescape(form.group(1)), {name: html.unescape(value) for name, value in fields}
+
+
+def submit_consent(
+    browser: requests.Session, page: requests.Response, **choice: str
+) -> requests.Response:
+    """Press a button of the fake WeChat's page (``user=KEY`` or ``deny="1"``), unfollowed."""
+    action, fields = consent_form(page.text)
+    return browser.post(
+        urljoin(page.url, action), data={**fields, **choice}, allow_redirects=False, timeout=10
+    )
+
+
 def stored_token(client: FlaskClient) -> dict[str, t.Any]:
-    """The token ``SessionStorage`` keeps in the client's session."""
-    with client.session_transaction() as session:
-        return t.cast(dict[str, t.Any], json.loads(session["_wechat_web_token"]))
+    """The token the storage keeps for the client's session."""
+    app = client.application
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    headers = {"Cookie": f"{cookie.key}={cookie.value}"}
+    with app.test_request_context(headers=headers):
+        token = app.extensions["wechat_web"].extension.storage.get()
+    assert token is not None
+    return t.cast(dict[str, t.Any], token)
 
 
 def query_of(url: str) -> dict[str, list[str]]:

@@ -182,12 +182,24 @@ def test_not_initialised_app_says_so(fake_wechat: FakeWeChat) -> None:
         wechat.remote  # noqa: B018
 
 
-def test_missing_secret_key_is_explained_not_a_500(fake_wechat: FakeWeChat) -> None:
+def test_missing_secret_key_fails_at_init_app() -> None:
+    app = bare_app(SECRET_KEY=None)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY is not set") as info:
+        WeChatWeb(app)
+    assert "secrets.token_hex" in str(info.value)  # the fix, in the message
+
+
+def test_secret_key_removed_after_init_app_is_a_page_for_the_site_owner(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
     app, _ = make_app(fake_wechat)
     app.secret_key = None
-    response = app.test_client().get("/wechat/login")
-    assert response.status_code == 502
-    assert "SECRET_KEY" in response.get_data(as_text=True)
+    for path in ("/wechat/login", "/wechat/qrcode", "/wechat/logout", "/wechat/authorized"):
+        response = app.test_client().get(path)
+        assert response.status_code == 500, path  # the site's bug, not WeChat's
+        body = response.get_data(as_text=True)
+        assert "SECRET_KEY is not set" in body and "微信暂时没有响应" not in body
+    assert [r.levelname for r in caplog.records if "SECRET_KEY" in r.getMessage()] == ["ERROR"] * 4
 
 
 def test_factory_that_sets_config_late(fake_wechat: FakeWeChat) -> None:
@@ -201,13 +213,19 @@ def test_factory_that_sets_config_late(fake_wechat: FakeWeChat) -> None:
     assert client.get(callback_path(fake_wechat.approve(start_login(client)))).status_code == 302
 
 
-def test_config_still_missing_at_the_first_request_fails_naming_the_key() -> None:
+def test_config_still_missing_at_the_first_request_fails_naming_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app = Flask(__name__)
     app.config.update(TESTING=True, SECRET_KEY="k")
     WeChatWeb(app)
-    with pytest.raises(ConfigurationError, match="WECHAT_WEB_APPID") as info:
-        app.test_client().get("/wechat/login")
-    assert "WECHAT_WEB_SECRET" in str(info.value)
+    response = app.test_client().get("/wechat/login")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "WECHAT_WEB_APPID is not set" in body and "WECHAT_WEB_SECRET is not set" in body
+    [record] = [r for r in caplog.records if "WECHAT_WEB_APPID" in r.getMessage()]
+    assert record.levelname == "ERROR"
     app.config.update(WECHAT_WEB_APPID="wx0123456789abcdef", WECHAT_WEB_SECRET="short")
-    with pytest.raises(ConfigurationError, match="WECHAT_WEB_SECRET is malformed"):
-        app.test_client().get("/wechat/login")
+    response = app.test_client().get("/wechat/login")
+    assert response.status_code == 500
+    assert "WECHAT_WEB_SECRET is malformed" in response.get_data(as_text=True)

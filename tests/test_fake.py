@@ -21,14 +21,18 @@ from werkzeug.test import Client, TestResponse
 
 from flask_wechat_web.testing.fake import FakeApp, FakeUser, FakeWeChat
 
+from .conftest import MICROMESSENGER_UA, consent_form
+
 CALLBACK = "https://site.example/wechat/authorized"
+API = "https://api.weixin.qq.com"
 PREFIX = "/_wechat_sandbox"
 JS_PATH = "/connect/zh_CN/htmledition/js/wxLogin.js"
+IN_WECHAT = {"User-Agent": MICROMESSENGER_UA}
 
 
 @pytest.fixture
 def fake() -> FakeWeChat:
-    return FakeWeChat()
+    return FakeWeChat(domain="site.example")
 
 
 @pytest.fixture
@@ -61,8 +65,13 @@ def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
+def open_page(client: Client, url: str, **headers: str) -> TestResponse:
+    """GET an authorize page in WeChat's browser (the QR page does not mind)."""
+    return client.get(path_of(url), headers={**IN_WECHAT, **headers})
+
+
 def api(client: Client, path: str, **params: str) -> tuple[TestResponse, dict[str, t.Any]]:
-    response = client.get(path, query_string=params)
+    response = client.get(path, query_string=params, base_url=API)
     return response, json.loads(response.data.decode("utf-8"))
 
 
@@ -92,91 +101,147 @@ def log_in(
     return exchange(client, app, code)
 
 
-# -- sample data ---------------------------------------------------------------
+def confirm(client: Client, url: str, **choice: str) -> TestResponse:
+    """Open the page and press one of its buttons, as a person would."""
+    action, fields = consent_form(open_page(client, url).get_data(as_text=True))
+    return client.post(action, data={**fields, **choice})
 
 
-def test_sample_apps_and_users_look_like_wechat_ones(fake: FakeWeChat) -> None:
-    for app in (fake.website_app, fake.mp_app):
-        assert re.fullmatch(r"wx[0-9a-f]{16}", app.appid)
-        assert re.fullmatch(r"[0-9a-f]{32}", app.secret)
-        assert fake.app_for(app.appid) is app
-    assert (fake.website_app.kind, fake.mp_app.kind) == ("website", "mp")
-    assert len(fake.users) == 3 and fake.user is fake.users[0]
-    assert any("😀" in user.nickname for user in fake.users)
-    assert any(user.nickname.isascii() for user in fake.users)
-    assert any(user.headimgurl == "" for user in fake.users)
-    assert fake.app_for("wx0000000000000000") is None
-
-
-def test_openids_are_per_app_and_unionid_shared(fake: FakeWeChat) -> None:
-    user = fake.users[0]
-    website = fake.openid(user, fake.website_app.appid)
-    mp = fake.openid(user, fake.mp_app.appid)
-    assert website != mp
-    assert re.fullmatch(r"o[A-Za-z0-9_-]{27}", website)
-    assert website == FakeWeChat().openid(user, fake.website_app.appid)
-    assert fake.openid(fake.users[1], fake.website_app.appid) != website
-    assert len(fake.unionid(user)) == 28 and fake.unionid(user) != fake.unionid(fake.users[1])
+def wechat_error(response: TestResponse) -> str:
+    """The title of WeChat's error page, which is HTTP 200 and leads nowhere."""
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Location" not in response.headers
+    page = response.get_data(as_text=True)
+    assert "<form" not in page and "code=" not in page
+    title = re.search(r"<h1>(.*?)</h1>", page)
+    assert title is not None
+    return title.group(1)
 
 
 # -- authorize pages -------------------------------------------------------------
 
 
-def test_auto_approve_redirects_with_code_and_state(fake: FakeWeChat, client: Client) -> None:
+@pytest.mark.parametrize("kind", ["website", "mp"])
+def test_a_visit_shows_the_page_and_mints_no_code(
+    fake: FakeWeChat, client: Client, kind: str
+) -> None:
+    app = fake.website_app if kind == "website" else fake.mp_app
+    for method in ("GET", "HEAD"):
+        response = client.open(path_of(authorize_url(app)), method=method, headers=IN_WECHAT)
+        assert response.status_code == 200 and "Location" not in response.headers
+    page = open_page(client, authorize_url(app)).get_data(as_text=True)
+    assert "的身份登录" in page and "code=" not in page  # zh_CN, the default
+    assert not fake._codes, "nothing minted without an approval"
+    assert fake.calls["qrconnect" if kind == "website" else "authorize"] == 3
+
+
+def test_approval_redirects_with_code_and_state(fake: FakeWeChat, client: Client) -> None:
     url = authorize_url(fake.website_app, redirect_uri=CALLBACK + "?next=%2Fhome#top")
-    response = client.get(path_of(url))
+    response = confirm(client, url, user="zhangsan")
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(CALLBACK + "?next=%2Fhome&code=")
     assert location.endswith("&state=s7ate#top")
     assert re.fullmatch(r"[0-9A-Za-z]{32}", query_of(location)["code"][0])
-    assert fake.calls["qrconnect"] == 1
+    assert (fake.calls["qrconnect"], fake.calls["confirm"]) == (1, 1)
 
 
 def test_state_is_left_out_when_none_was_given(fake: FakeWeChat, client: Client) -> None:
-    location = client.get(path_of(authorize_url(fake.mp_app, state=None))).headers["Location"]
-    assert list(query_of(location)) == ["code"]
+    response = confirm(client, authorize_url(fake.mp_app, state=None), user="alice")
+    assert list(query_of(response.headers["Location"])) == ["code"]
     assert fake.calls["authorize"] == 1
 
 
+def test_snsapi_base_in_wechat_is_silent_but_never_for_a_prefetch(
+    fake: FakeWeChat, client: Client
+) -> None:
+    url = authorize_url(fake.mp_app, scope="snsapi_base")
+    response = open_page(client, url)
+    assert response.status_code == 302
+    token = exchange(client, fake.mp_app, query_of(response.headers["Location"])["code"][0])
+    assert token["openid"] == fake.openid(fake.user, fake.mp_app.appid)
+    client.set_cookie("fake_wechat_user", "visitor-1")
+    location = open_page(client, url).headers["Location"]
+    token = exchange(client, fake.mp_app, query_of(location)["code"][0])
+    assert token["openid"] == fake.openid(fake.users[-1], fake.mp_app.appid)
+    assert fake.users[-1].key == "visitor-1"
+    minted = len(fake._codes)
+    for headers in ({"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}):
+        page = open_page(client, url, **headers)
+        assert page.status_code == 200 and "静默授权" in page.get_data(as_text=True)
+    head = client.head(path_of(url), headers=IN_WECHAT)
+    assert head.status_code == 200 and "Location" not in head.headers
+    assert len(fake._codes) == minted
+
+
+def test_in_wechat_page_outside_wechat_says_open_it_in_wechat(
+    fake: FakeWeChat, client: Client
+) -> None:
+    desktop = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
+    for scope in ("snsapi_userinfo", "snsapi_base"):
+        url = authorize_url(fake.mp_app, scope=scope)
+        response = client.get(path_of(url), headers=desktop)
+        assert wechat_error(response) == "请在微信客户端打开链接"
+        assert wechat_error(client.get(path_of(url))) == "请在微信客户端打开链接"
+    assert not fake._codes
+    assert open_page(client, authorize_url(fake.website_app)).status_code == 200, "QR: any browser"
+
+
+def test_each_host_serves_its_own_paths(fake: FakeWeChat, client: Client) -> None:
+    page = path_of(authorize_url(fake.website_app))
+    assert client.get(page, base_url=API).status_code == 404
+    assert client.get(page, base_url="https://open.weixin.qq.com").status_code == 200
+    for path in ("/sns/auth", "/sns/oauth2/access_token", "/sns/userinfo"):
+        assert client.get(path).status_code == 404
+        assert client.get(path, base_url=API).status_code == 200
+    assert Client(fake.open_app).get("/sns/auth", base_url=API).status_code == 404
+    assert Client(fake.api_app).get(page).status_code == 404
+    assert client.get(JS_PATH, base_url=API).status_code == 404
+
+
 @pytest.mark.parametrize(
-    ("kind", "params", "text"),
+    ("kind", "params", "title"),
     [
-        ("website", {"appid": None}, "appid 参数错误"),
-        ("website", {"appid": "wx0123456789abcdef"}, "appid 参数错误"),
+        ("website", {"appid": None}, "AppID 参数错误"),
+        ("website", {"appid": "wx0123456789abcdef"}, "AppID 参数错误"),
         ("website", {"response_type": "token"}, "response_type 参数错误"),
         ("website", {"response_type": None}, "response_type 参数错误"),
-        ("website", {"scope": "snsapi_userinfo"}, "Scope 参数错误"),
-        ("website", {"scope": None}, "Scope 参数错误"),
+        ("website", {"scope": "snsapi_userinfo"}, "Scope 参数错误或没有 Scope 权限"),
+        ("website", {"scope": None}, "Scope 参数错误或没有 Scope 权限"),
         ("website", {"redirect_uri": "/wechat/authorized"}, "redirect_uri 参数错误"),
         ("website", {"redirect_uri": "ftp://site.example/"}, "redirect_uri 参数错误"),
         ("website", {"redirect_uri": "https://site.example:bad/"}, "redirect_uri 参数错误"),
         ("website", {"redirect_uri": None}, "redirect_uri 参数错误"),
-        ("mp", {"scope": "snsapi_login"}, "10005"),
-        ("mp", {"scope": "snsapi_base,snsapi_userinfo"}, "10005"),
+        ("website", {"redirect_uri": "https://elsewhere.example/cb"}, "redirect_uri 参数错误"),
+        ("mp", {"scope": "snsapi_login"}, "Scope 参数错误或没有 Scope 权限"),
+        ("mp", {"scope": "snsapi_base,snsapi_userinfo"}, "Scope 参数错误或没有 Scope 权限"),
         ("mp", {"state": "has-dash"}, "state 参数错误"),
         ("mp", {"state": "a" * 129}, "state 参数错误"),
+        (
+            "mp",
+            {"redirect_uri": "https://elsewhere.example/cb"},
+            "redirect_uri 域名与后台配置不一致",
+        ),
     ],
 )
-def test_invalid_authorize_requests_show_an_error_page(
-    fake: FakeWeChat, client: Client, kind: str, params: dict[str, str | None], text: str
+def test_invalid_authorize_requests_show_wechats_error_page(
+    fake: FakeWeChat, client: Client, kind: str, params: dict[str, str | None], title: str
 ) -> None:
     app = fake.website_app if kind == "website" else fake.mp_app
-    response = client.get(path_of(authorize_url(app, **params)))
-    assert response.status_code == 400
-    assert response.mimetype == "text/html"
-    assert "Location" not in response.headers
-    assert text in response.get_data(as_text=True)
-    with pytest.raises(ValueError, match=text):
+    assert wechat_error(open_page(client, authorize_url(app, **params))) == title
+    with pytest.raises(ValueError, match=re.escape(title)):
         fake.approve(authorize_url(app, **params))
+    with pytest.raises(ValueError, match=re.escape(title)):
+        fake.deny(authorize_url(app, **params))
+    assert not fake._codes
 
 
 def test_app_kind_must_match_the_path(fake: FakeWeChat, client: Client) -> None:
     website_on_mp = authorize_url(fake.website_app).replace("qrconnect", "oauth2/authorize")
     mp_on_website = authorize_url(fake.mp_app).replace("oauth2/authorize", "qrconnect")
     for url in (website_on_mp, mp_on_website):
-        response = client.get(path_of(url))
-        assert response.status_code == 400
+        response = open_page(client, url)
+        assert wechat_error(response) == "Scope 参数错误或没有 Scope 权限"
         assert "10005" in response.get_data(as_text=True)
 
 
@@ -185,55 +250,84 @@ def test_official_account_links_need_wechats_parameter_order(
 ) -> None:
     app = fake.mp_app
     misordered = (
-        f"/connect/oauth2/authorize?appid={app.appid}&redirect_uri=https%3A%2F%2Fa.example%2F"
+        f"/connect/oauth2/authorize?appid={app.appid}&redirect_uri=https%3A%2F%2Fsite.example%2F"
         "&scope=snsapi_userinfo&response_type=code&state=x"
     )
-    response = client.get(misordered)
-    assert response.status_code == 400
-    assert "Scope 参数错误或没有 Scope 权限" in response.get_data(as_text=True)
+    response = client.get(misordered, headers=IN_WECHAT)
+    assert wechat_error(response) == "Scope 参数错误或没有 Scope 权限"
     # The website app's qrconnect tolerates any order, as wxLogin.js relies on.
     website = fake.website_app
     reordered = (
         f"/connect/qrconnect?scope=snsapi_login&appid={website.appid}&state=x"
-        "&redirect_uri=https%3A%2F%2Fa.example%2F&response_type=code"
+        "&redirect_uri=https%3A%2F%2Fsite.example%2F&response_type=code"
     )
-    assert client.get(reordered).status_code == 302
+    assert "的身份登录" in client.get(reordered).get_data(as_text=True)
 
 
 def test_optional_parameters_are_accepted(fake: FakeWeChat, client: Client) -> None:
     mp = authorize_url(fake.mp_app).replace("#", "&forcePopup=true&connect_redirect=1#")
-    assert client.get(path_of(mp)).status_code == 302
+    assert confirm(client, mp, user="alice").status_code == 302
     website = authorize_url(fake.website_app, lang="en", style="white", stylelite="1")
-    assert client.get(path_of(website)).status_code == 302
+    assert confirm(client, website, user="alice").status_code == 302
 
 
 def test_state_rules_differ_by_flow(fake: FakeWeChat, client: Client) -> None:
-    assert client.get(path_of(authorize_url(fake.mp_app, state="A1" * 64))).status_code == 302
+    assert (
+        confirm(client, authorize_url(fake.mp_app, state="A1" * 64), user="alice").status_code
+        == 302
+    )
     free_state = "x-y_z!" * 40
-    location = client.get(path_of(authorize_url(fake.website_app, state=free_state)))
-    assert query_of(location.headers["Location"])["state"] == [free_state]
+    location = fake.approve(authorize_url(fake.website_app, state=free_state))
+    assert query_of(location)["state"] == [free_state]
 
 
-def test_domain_rules(fake: FakeWeChat, client: Client) -> None:
+def test_callback_domain_rules(fake: FakeWeChat, client: Client) -> None:
     website = fake.add_app("wx" + "1" * 16, "a" * 32, domain="site.example")
     mp = fake.add_app("wx" + "2" * 16, "b" * 32, kind="mp", domain="site.example")
-    ok = {
-        "website": ["https://site.example/cb", "http://site.example:8080/any/path"],
-        "mp": ["https://site.example/cb", "http://SITE.example/other"],
-    }
-    for uri in ok["website"]:
-        assert client.get(path_of(authorize_url(website, redirect_uri=uri))).status_code == 302
-    for uri in ok["mp"]:
-        assert client.get(path_of(authorize_url(mp, redirect_uri=uri))).status_code == 302
-    bad_website = client.get(
-        path_of(authorize_url(website, redirect_uri="https://a.site.example/"))
+    test_account = fake.add_app("wx" + "7" * 16, "c" * 32, kind="mp", domain="127.0.0.1:5000")
+    ok = [
+        (website, ["https://site.example/cb", "http://site.example:8080/any/path"]),
+        (mp, ["https://site.example/cb", "http://SITE.example/other"]),
+        (test_account, ["http://127.0.0.1:5000/cb"]),
+    ]
+    for app, uris in ok:
+        for uri in uris:
+            assert "code=" in fake.approve(authorize_url(app, redirect_uri=uri))
+    bad = [
+        (website, ["https://a.site.example/", "https://example/", "http://localhost/cb"]),
+        (mp, ["https://site.example:8443/cb", "https://pay.site.example/cb"]),
+        (test_account, ["http://127.0.0.1/cb", "http://127.0.0.1:5001/cb"]),
+    ]
+    minted = len(fake._codes)
+    for app, uris in bad:
+        for uri in uris:
+            response = open_page(client, authorize_url(app, redirect_uri=uri))
+            code = "10003" if app.kind == "mp" else None
+            title = "redirect_uri 域名与后台配置不一致" if code else "redirect_uri 参数错误"
+            assert wechat_error(response) == title
+            assert code is None or code in response.get_data(as_text=True)
+            with pytest.raises(ValueError, match=title):
+                fake.approve(authorize_url(app, redirect_uri=uri))
+            post = {"endpoint": "qrconnect" if code is None else "authorize", "user": "alice"}
+            post["query"] = urlsplit(authorize_url(app, redirect_uri=uri)).query
+            assert wechat_error(client.post("/connect/confirm", data=post)) == title
+    assert len(fake._codes) == minted
+    with pytest.raises(ValueError, match="callback domain"):
+        fake.add_app("wx" + "8" * 16, "d" * 32, domain="https://site.example/")
+
+
+def test_the_default_domain_is_the_test_clients_host() -> None:
+    fake = FakeWeChat()
+    assert fake.website_app.domain == fake.mp_app.domain == "localhost"
+    assert "code=" in fake.approve(
+        authorize_url(fake.website_app, redirect_uri="http://localhost/cb")
     )
-    assert bad_website.status_code == 400
-    assert "redirect_uri 参数错误" in bad_website.get_data(as_text=True)
-    for uri in ("https://site.example:8443/cb", "https://pay.site.example/cb"):
-        response = client.get(path_of(authorize_url(mp, redirect_uri=uri)))
-        assert response.status_code == 400
-        assert "10003" in response.get_data(as_text=True)
+    with pytest.raises(ValueError, match="redirect_uri"):
+        fake.approve(authorize_url(fake.website_app))
+    fake.set_domain("site.example")
+    assert "code=" in fake.approve(authorize_url(fake.mp_app))
+    fake.reset()
+    assert fake.website_app.domain == "localhost"
 
 
 def test_approve_and_deny_in_process(fake: FakeWeChat, client: Client) -> None:
@@ -243,7 +337,7 @@ def test_approve_and_deny_in_process(fake: FakeWeChat, client: Client) -> None:
     token = exchange(client, fake.website_app, query_of(approved)["code"][0])
     assert token["openid"] == fake.openid(fake.users[1], fake.website_app.appid)
     assert fake.deny(url) == CALLBACK + "?state=s7ate"
-    assert fake.calls["qrconnect"] == 2
+    assert fake.calls["qrconnect"] == 2 and len(fake._codes) == 1
     with pytest.raises(ValueError, match="not a WeChat authorize URL"):
         fake.approve("https://open.weixin.qq.com/elsewhere")
 
@@ -257,31 +351,15 @@ def test_approve_defaults_to_the_current_user(fake: FakeWeChat, client: Client) 
 # -- the consent page (sandbox) --------------------------------------------------
 
 
-@pytest.fixture
-def consent(fake: FakeWeChat) -> FakeWeChat:
-    fake.auto_approve = False
-    return fake
-
-
-def confirm(client: Client, url: str, **choice: str) -> TestResponse:
-    """Submit the consent page's form as a browser would."""
-    page = client.get(path_of(url)).get_data(as_text=True)
-    action = re.search(r'<form method="post" action="([^"]+)"', page)
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
-    assert action is not None
-    fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
-    return client.post(action.group(1), data={**fields, **choice})
-
-
-def test_consent_page_is_self_contained(consent: FakeWeChat, client: Client) -> None:
-    response = client.get(path_of(authorize_url(consent.website_app)))
+def test_consent_page_is_self_contained(fake: FakeWeChat, client: Client) -> None:
+    response = open_page(client, authorize_url(fake.website_app))
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     assert '<meta name="viewport"' in page
     assert "Flask-WeChat-Web 沙箱" in page and "不会连接真正的微信" in page
-    assert consent.website_app.appid in page and "snsapi_login" in page
-    for user in consent.users:
+    assert fake.website_app.appid in page and "snsapi_login" in page
+    for user in fake.users:
         assert f"以 {user.nickname} 的身份登录" in page
         assert f'name="user" value="{user.key}"' in page
     assert 'name="deny"' in page and "<svg" in page
@@ -289,50 +367,66 @@ def test_consent_page_is_self_contained(consent: FakeWeChat, client: Client) -> 
     assert "AS</span>" in page, "initials as the avatar placeholder"
 
 
-def test_consent_form_approves_as_the_chosen_user(consent: FakeWeChat, client: Client) -> None:
-    response = confirm(client, authorize_url(consent.website_app), user="alice")
+def test_consent_form_approves_as_the_chosen_user(fake: FakeWeChat, client: Client) -> None:
+    response = confirm(client, authorize_url(fake.website_app), user="alice")
     assert response.status_code == 302
     location = response.headers["Location"]
     assert query_of(location)["state"] == ["s7ate"]
-    token = exchange(client, consent.website_app, query_of(location)["code"][0])
-    assert token["openid"] == consent.openid(consent.users[1], consent.website_app.appid)
-    assert consent.calls["confirm"] == 1
+    token = exchange(client, fake.website_app, query_of(location)["code"][0])
+    assert token["openid"] == fake.openid(fake.users[1], fake.website_app.appid)
+    assert fake.calls["confirm"] == 1
 
 
-def test_consent_form_deny(consent: FakeWeChat, client: Client) -> None:
-    response = confirm(client, authorize_url(consent.mp_app), deny="1")
+def test_a_browsers_user_cookie_is_offered_on_the_page(fake: FakeWeChat, client: Client) -> None:
+    client.set_cookie("fake_wechat_user", "client-7")
+    page = open_page(client, authorize_url(fake.website_app)).get_data(as_text=True)
+    assert "以 用户 client-7 的身份登录" in page
+    location = confirm(client, authorize_url(fake.website_app), user="client-7").headers["Location"]
+    token = exchange(client, fake.website_app, query_of(location)["code"][0])
+    assert token["openid"] == fake.openid(fake.users[-1], fake.website_app.appid)
+
+
+def test_denial_shows_wechats_page_and_tells_the_site_nothing(
+    fake: FakeWeChat, client: Client
+) -> None:
+    for app in (fake.website_app, fake.mp_app):
+        response = confirm(client, authorize_url(app), deny="1")
+        assert response.status_code == 200
+        assert "Location" not in response.headers
+        assert "你已拒绝授权" in response.get_data(as_text=True)
+    fake.deny_redirect = True  # older WeChat
+    response = confirm(client, authorize_url(fake.mp_app), deny="1")
     assert response.status_code == 302
     assert response.headers["Location"] == CALLBACK + "?state=s7ate"
-    consent.deny_redirect = False
-    response = confirm(client, authorize_url(consent.mp_app), deny="1")
-    assert response.status_code == 200
-    assert "Location" not in response.headers
-    assert "你已拒绝授权" in response.get_data(as_text=True)
+    assert not fake._codes
 
 
-def test_consent_form_is_validated_again(consent: FakeWeChat, client: Client) -> None:
+def test_consent_form_is_validated_again(fake: FakeWeChat, client: Client) -> None:
     bad_query = {"endpoint": "qrconnect", "query": "appid=wx0", "user": "alice"}
-    assert client.post("/connect/confirm", data=bad_query).status_code == 400
+    assert wechat_error(client.post("/connect/confirm", data=bad_query)) == "AppID 参数错误"
     wrong_endpoint = {"endpoint": "elsewhere", "query": "", "user": "alice"}
-    assert client.post("/connect/confirm", data=wrong_endpoint).status_code == 400
-    response = confirm(client, authorize_url(consent.website_app), user="nobody")
-    assert response.status_code == 400
+    assert wechat_error(client.post("/connect/confirm", data=wrong_endpoint)) == "请求参数错误"
+    response = confirm(client, authorize_url(fake.website_app), user="nobody")
+    assert wechat_error(response) == "请求参数错误"
     assert client.get("/connect/confirm").status_code == 405
+    assert not fake._codes
 
 
-def test_consent_page_for_official_accounts(consent: FakeWeChat, client: Client) -> None:
-    base = client.get(path_of(authorize_url(consent.mp_app, scope="snsapi_base")))
-    assert "静默授权" in base.get_data(as_text=True)
-    consent.snapshot = True
-    page = client.get(path_of(authorize_url(consent.mp_app))).get_data(as_text=True)
+def test_consent_page_for_official_accounts(fake: FakeWeChat, client: Client) -> None:
+    prefetched = open_page(
+        client, authorize_url(fake.mp_app, scope="snsapi_base"), Purpose="prefetch"
+    )
+    assert "静默授权" in prefetched.get_data(as_text=True)
+    fake.snapshot = True
+    page = open_page(client, authorize_url(fake.mp_app)).get_data(as_text=True)
     assert "is_snapshotuser" in page
 
 
-def test_embedded_qr_sends_the_top_window_back(consent: FakeWeChat, client: Client) -> None:
+def test_embedded_qr_sends_the_top_window_back(fake: FakeWeChat, client: Client) -> None:
     url = authorize_url(
-        consent.website_app, response_type=None, login_type="jssdk", self_redirect="default"
+        fake.website_app, response_type=None, login_type="jssdk", self_redirect="default"
     )
-    page = client.get(path_of(url)).get_data(as_text=True)
+    page = open_page(client, url).get_data(as_text=True)
     assert 'class="compact' in page
     response = confirm(client, url, user="zhangsan")
     assert response.status_code == 200
@@ -348,10 +442,11 @@ def test_embedded_qr_with_self_redirect_navigates_the_frame(
     fake: FakeWeChat, client: Client
 ) -> None:
     url = authorize_url(fake.website_app, login_type="jssdk", self_redirect="true")
-    response = client.get(path_of(url))
+    assert open_page(client, url).status_code == 200
+    response = confirm(client, url, user="zhangsan")
     assert response.status_code == 302
     assert response.headers["Location"].startswith(CALLBACK + "?code=")
-    fake.auto_approve = False
+    fake.deny_redirect = True
     response = confirm(client, url, deny="1")
     assert response.headers["Location"] == CALLBACK + "?state=s7ate"
 
@@ -359,9 +454,9 @@ def test_embedded_qr_with_self_redirect_navigates_the_frame(
 # -- mounted under a prefix ------------------------------------------------------
 
 
-def test_links_carry_the_mount_prefix(consent: FakeWeChat) -> None:
-    client = Client(DispatcherMiddleware(NotFound(), {PREFIX: consent}))
-    url = PREFIX + path_of(authorize_url(consent.website_app))
+def test_links_carry_the_mount_prefix(fake: FakeWeChat) -> None:
+    client = Client(DispatcherMiddleware(NotFound(), {PREFIX: fake.open_app, "/api": fake.api_app}))
+    url = PREFIX + path_of(authorize_url(fake.website_app))
     page = client.get(url).get_data(as_text=True)
     assert f'action="{PREFIX}/connect/confirm"' in page
     response = client.post(
@@ -370,11 +465,12 @@ def test_links_carry_the_mount_prefix(consent: FakeWeChat) -> None:
     )
     assert response.status_code == 302
     code = query_of(response.headers["Location"])["code"][0]
-    app = consent.website_app
+    app = fake.website_app
     params = {"appid": app.appid, "secret": app.secret, "code": code}
     params["grant_type"] = "authorization_code"
-    token = client.get(f"{PREFIX}/sns/oauth2/access_token", query_string=params)
+    token = client.get("/api/sns/oauth2/access_token", query_string=params)
     assert b"access_token" in token.data
+    assert client.get(f"{PREFIX}/sns/oauth2/access_token").status_code == 404
     assert client.get(PREFIX + JS_PATH).status_code == 200
     assert client.get(JS_PATH).status_code == 404
 
@@ -509,7 +605,7 @@ def test_codes_expire(fake: FakeWeChat, client: Client, kind: str, lifetime: int
     fake.advance(lifetime - 1)
     assert "access_token" in exchange(client, app, first)
     fake.advance(2)
-    assert exchange(client, app, second)["errcode"] == 42003
+    assert exchange(client, app, second)["errcode"] == 40029, "WeChat: expired is invalid"
 
 
 def test_api_accepts_post_forms(fake: FakeWeChat, client: Client) -> None:
@@ -517,7 +613,7 @@ def test_api_accepts_post_forms(fake: FakeWeChat, client: Client) -> None:
     code = query_of(fake.approve(authorize_url(app)))["code"][0]
     data = {"appid": app.appid, "secret": app.secret, "code": code}
     data["grant_type"] = "authorization_code"
-    response = client.post("/sns/oauth2/access_token", data=data)
+    response = client.post("/sns/oauth2/access_token", data=data, base_url=API)
     assert "access_token" in json.loads(response.data)
 
 
@@ -589,8 +685,27 @@ def test_refresh_token_of_another_app_and_expiry(fake: FakeWeChat, client: Clien
 # -- userinfo and auth -----------------------------------------------------------
 
 
-def test_userinfo_languages(fake: FakeWeChat, client: Client) -> None:
-    token = log_in(fake, client)
+def test_profiles_are_as_since_2021(fake: FakeWeChat, client: Client) -> None:
+    for user in fake.users:
+        fake.user = user
+        token = log_in(fake, client)
+        assert userinfo(client, token, lang="en") == {
+            "openid": token["openid"],
+            "nickname": user.nickname,
+            "sex": 0,
+            "language": "",
+            "city": "",
+            "province": "",
+            "country": "",
+            "headimgurl": user.headimgurl,
+            "privilege": [],
+            "unionid": token["unionid"],
+        }
+
+
+def test_the_older_profile_and_its_languages(fake: FakeWeChat, client: Client) -> None:
+    app = fake.add_app("wx" + "3" * 16, "c" * 32, domain="site.example", empty_profile=False)
+    token = log_in(fake, client, app)
     default = userinfo(client, token)
     assert default == {
         "openid": token["openid"],
@@ -612,21 +727,16 @@ def test_userinfo_languages(fake: FakeWeChat, client: Client) -> None:
         "China",
     )
     assert userinfo(client, token, lang="fr")["language"] == "zh_CN"
-
-
-def test_empty_profile_apps_get_no_sex_or_region(fake: FakeWeChat, client: Client) -> None:
-    app = fake.add_app("wx" + "3" * 16, "c" * 32, empty_profile=True)
-    info = userinfo(client, log_in(fake, client, app), lang="en")
-    assert (info["sex"], info["province"], info["city"], info["country"]) == (0, "", "", "")
-    assert info["nickname"] == "张三😀" and info["headimgurl"]
+    fake.user = fake.users[1]
+    assert userinfo(client, log_in(fake, client, app))["privilege"] == ["chinaunicom"]
 
 
 def test_unionid_only_for_bound_apps(fake: FakeWeChat, client: Client) -> None:
-    unbound = fake.add_app("wx" + "4" * 16, "d" * 32, bound=False)
+    unbound = fake.add_app("wx" + "4" * 16, "d" * 32, bound=False, domain="site.example")
     token = log_in(fake, client, unbound)
     assert "unionid" not in token
     assert "unionid" not in userinfo(client, token)
-    other = fake.add_app("wx" + "5" * 16, "e" * 32, kind="mp")
+    other = fake.add_app("wx" + "5" * 16, "e" * 32, kind="mp", domain="site.example")
     website_token = log_in(fake, client)
     mp_token = log_in(fake, client, other)
     assert website_token["unionid"] == mp_token["unionid"] == fake.unionid(fake.user)
@@ -679,6 +789,7 @@ def test_api_bodies_are_raw_utf8_text_plain(fake: FakeWeChat, client: Client) ->
     response = client.get(
         "/sns/userinfo",
         query_string={"access_token": token["access_token"], "openid": token["openid"]},
+        base_url=API,
     )
     assert response.headers["Content-Type"] == "text/plain"
     assert response.headers["Content-Length"] == str(len(response.data))
@@ -752,7 +863,7 @@ def test_drop_is_a_connection_error(fake: FakeWeChat, session: requests.Session)
         with pytest.raises(requests.exceptions.ConnectionError):
             auth_call(session)
     with pytest.raises(ConnectionResetError):
-        Client(fake).get("/sns/auth")
+        Client(fake).get("/sns/auth", base_url=API)
     fake.clear_faults()
     assert auth_call(session).status_code == 200
     assert fake.calls["auth"] == 4
@@ -778,8 +889,8 @@ def test_latency_past_the_read_timeout(fake: FakeWeChat, session: requests.Sessi
 def test_faults_only_hit_their_endpoint_and_count(fake: FakeWeChat, client: Client) -> None:
     fake.inject("userinfo", "http_500", times=2)
     token = log_in(fake, client)
-    assert client.get("/sns/userinfo").status_code == 500
-    assert client.get("/sns/userinfo").status_code == 500
+    assert client.get("/sns/userinfo", base_url=API).status_code == 500
+    assert client.get("/sns/userinfo", base_url=API).status_code == 500
     assert "nickname" in userinfo(client, token)
     assert fake.calls["userinfo"] == 3 and fake.calls["access_token"] == 1
 
@@ -797,27 +908,23 @@ def test_inject_checks_its_arguments(fake: FakeWeChat) -> None:
 
 
 def test_reset_returns_to_a_fresh_fake() -> None:
-    fake = FakeWeChat(auto_approve=False)
+    fake = FakeWeChat(domain="site.example")
     client = Client(fake)
     calls = fake.calls
     token = log_in(fake, client)
-    fake.add_app(fake.website_app.appid, "f" * 32, bound=False)
+    fake.add_app(fake.website_app.appid, "f" * 32, bound=False, domain="other.example")
     fake.users.append(FakeUser("extra", "Extra"))
-    fake.user, fake.auto_approve, fake.snapshot, fake.deny_redirect = (
-        fake.users[1],
-        True,
-        True,
-        False,
-    )
+    fake.user, fake.snapshot, fake.deny_redirect = fake.users[1], True, True
     fake.inject("auth", "drop")
     fake.advance(10)
     fake.reset()
     assert fake.calls is calls and not calls
     assert fake.website_app.secret != "f" * 32 and fake.website_app.bound
+    assert fake.website_app.domain == "site.example", "the constructor's domain is kept"
     assert len(fake.users) == 3 and fake.user is fake.users[0]
-    assert (fake.auto_approve, fake.snapshot, fake.deny_redirect) == (False, False, True)
+    assert (fake.snapshot, fake.deny_redirect) == (False, False)
     assert userinfo(client, token)["errcode"] == 40014
-    assert client.get("/sns/auth").status_code == 200
+    assert client.get("/sns/auth", base_url=API).status_code == 200
 
 
 def test_add_app_validates_and_replaces(fake: FakeWeChat) -> None:
@@ -829,13 +936,13 @@ def test_add_app_validates_and_replaces(fake: FakeWeChat) -> None:
 
 def test_injectable_clock() -> None:
     now = [1000.0]
-    fake = FakeWeChat(clock=lambda: now[0])
+    fake = FakeWeChat(clock=lambda: now[0], domain="site.example")
     client = Client(fake)
     first = query_of(fake.approve(authorize_url(fake.website_app)))["code"][0]
     second = query_of(fake.approve(authorize_url(fake.website_app)))["code"][0]
     assert "access_token" in exchange(client, fake.website_app, first)
     now[0] += 601
-    assert exchange(client, fake.website_app, second)["errcode"] == 42003
+    assert exchange(client, fake.website_app, second)["errcode"] == 40029
 
 
 def test_concurrent_logins(fake: FakeWeChat) -> None:
@@ -876,7 +983,7 @@ def test_concurrent_logins(fake: FakeWeChat) -> None:
                         "snsapi_login",
                         "snsapi_base",
                         "jssdk",
-                        "https://a.example/cb",
+                        "https://localhost/cb",
                     ]
                 ),
                 st.text(),
@@ -885,11 +992,11 @@ def test_concurrent_logins(fake: FakeWeChat) -> None:
         max_size=7,
     ),
 )
-def test_any_authorize_query_gives_a_redirect_or_an_error_page(
+def test_any_authorize_query_gives_a_page_and_no_code(
     path: str, pairs: list[tuple[str, str]]
 ) -> None:
     fake = FakeWeChat()
-    response = Client(fake).get(path, query_string=urlencode(pairs))
-    assert response.status_code in (302, 400)
-    fake.auto_approve = False
-    assert Client(fake).get(path, query_string=urlencode(pairs)).status_code in (200, 400)
+    response = Client(fake).get(path, query_string=urlencode(pairs), headers=IN_WECHAT)
+    silent = path.endswith("authorize") and dict(pairs).get("scope") == "snsapi_base"
+    assert response.status_code == 200 or (silent and response.status_code == 302)
+    assert bool(fake._codes) == (response.status_code == 302)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -17,6 +20,8 @@ from flask import Flask
 
 from flask_wechat_web.testing.fake import FakeApp, FakeWeChat
 from flask_wechat_web.testing.server import FakeWeChatServer
+
+from .conftest import free_port, submit_consent
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,7 @@ def authorize(server: FakeWeChatServer, app: FakeApp, state: str = "xyz") -> str
     query = urlencode(
         [
             ("appid", app.appid),
-            ("redirect_uri", "https://site.example/cb"),
+            ("redirect_uri", "http://localhost/cb"),
             ("response_type", "code"),
             ("scope", "snsapi_login"),
             ("state", state),
@@ -57,11 +62,13 @@ def wechat_json(response: requests.Response) -> dict[str, t.Any]:
 
 
 def log_in(server: FakeWeChatServer, session: requests.Session) -> dict[str, t.Any]:
-    """A whole QR login over HTTP: authorize page, code exchange, profile."""
+    """A whole QR login over HTTP: QR page, approval, code exchange, profile."""
     app = server.fake.website_app
     page = session.get(authorize(server, app), allow_redirects=False, timeout=5)
-    assert page.status_code == 302
-    code = parse_qs(urlsplit(page.headers["Location"]).query)["code"][0]
+    assert page.status_code == 200
+    approved = submit_consent(session, page, user="zhangsan")
+    assert approved.status_code == 302
+    code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
     token = wechat_json(
         session.get(
             f"{server.api_base_url}/sns/oauth2/access_token",
@@ -98,7 +105,8 @@ def test_a_login_over_http(fake: FakeWeChat, server: FakeWeChatServer) -> None:
     with requests.Session() as session:
         info = log_in(server, session)
     assert info["nickname"] == "张三😀"
-    assert fake.calls["qrconnect"] == fake.calls["access_token"] == fake.calls["userinfo"] == 1
+    assert fake.calls["qrconnect"] == fake.calls["confirm"] == 1
+    assert fake.calls["access_token"] == fake.calls["userinfo"] == 1
 
 
 def test_api_body_is_raw_utf8_text_plain(fake: FakeWeChat, server: FakeWeChatServer) -> None:
@@ -229,3 +237,99 @@ def test_configure_points_an_app_at_the_server(fake: FakeWeChat, server: FakeWeC
     assert in_process.config()["WECHAT_WEB_API_BASE_URL"] == "http://api.fake-wechat.invalid"
     with pytest.raises(RuntimeError, match="after WeChatWeb"):
         in_process.configure(Flask(__name__))
+
+
+def test_each_port_serves_its_own_host(fake: FakeWeChat, server: FakeWeChatServer) -> None:
+    page = authorize(server, fake.website_app).replace(server.open_base_url, "")
+    assert requests.get(server.api_base_url + page, timeout=5).status_code == 404
+    assert requests.get(server.open_base_url + "/sns/auth", timeout=5).status_code == 404
+    assert requests.get(server.open_base_url + page, timeout=5).status_code == 200
+    assert requests.get(server.api_base_url + "/sns/auth", timeout=5).status_code == 200
+
+
+def test_configure_registers_the_apps_host(fake: FakeWeChat) -> None:
+    for config, domain in [
+        ({}, "localhost"),
+        ({"SERVER_NAME": "www.example.com:8443"}, "www.example.com:8443"),
+        ({"WECHAT_WEB_CALLBACK_URL": "https://auth.example.com/cb"}, "auth.example.com"),
+    ]:
+        app = Flask(__name__)
+        app.config.update(config)
+        fake.configure(app)
+        assert fake.website_app.domain == fake.mp_app.domain == domain
+    fake.reset()
+    assert fake.website_app.domain == "localhost"
+
+
+def test_a_curl_session_against_the_cli_server() -> None:
+    """What docs/testing.rst shows a team on another stack: the CLI fake, driven by curl."""
+    open_port, api_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "flask_wechat_web.testing", "--threads", "4"]
+    argv += ["--open-port", str(open_port), "--api-port", str(api_port), "--domain", "localhost"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+    def curl(*args: str) -> str:
+        run = subprocess.run(["curl", "-s", *args], capture_output=True, timeout=10, check=True)
+        return run.stdout.decode("utf-8")
+
+    try:
+        assert process.stdout is not None
+        config = json.loads(process.stdout.readline())
+        open_url, api_url = f"http://127.0.0.1:{open_port}", f"http://127.0.0.1:{api_port}"
+        assert (config["WECHAT_WEB_OPEN_BASE_URL"], config["WECHAT_WEB_API_BASE_URL"]) == (
+            open_url,
+            api_url,
+        )
+        appid, secret = config["WECHAT_WEB_APPID"], config["WECHAT_WEB_SECRET"]
+        query = urlencode(
+            [
+                ("appid", appid),
+                ("redirect_uri", "http://localhost:3000/callback"),
+                ("response_type", "code"),
+                ("scope", "snsapi_login"),
+                ("state", "xyz"),
+            ]
+        )
+        assert "以 张三😀 的身份登录" in curl(f"{open_url}/connect/qrconnect?{query}")
+        answer = curl(
+            "-i",
+            f"{open_url}/connect/confirm",
+            *("--data-urlencode", "endpoint=qrconnect"),
+            *("--data-urlencode", f"query={query}"),
+            *("--data-urlencode", "user=zhangsan"),
+        )
+        location = re.search(r"(?im)^location: (\S+)", answer)
+        assert location is not None, answer
+        assert location.group(1).startswith("http://localhost:3000/callback?code=")
+        code = parse_qs(urlsplit(location.group(1)).query)["code"][0]
+        token = json.loads(
+            curl(
+                f"{api_url}/sns/oauth2/access_token?appid={appid}&secret={secret}"
+                f"&code={code}&grant_type=authorization_code"
+            )
+        )
+        profile = json.loads(
+            curl(
+                f"{api_url}/sns/userinfo?access_token={token['access_token']}"
+                f"&openid={token['openid']}&lang=zh_CN"
+            )
+        )
+        assert profile["nickname"] == "张三😀" and profile["sex"] == 0
+        elsewhere = query.replace("localhost%3A3000", "evil.example")
+        page = curl(f"{open_url}/connect/qrconnect?{elsewhere}")
+        assert "<h1>redirect_uri 参数错误</h1>" in page and "code=" not in page
+        assert curl(f"{api_url}/connect/qrconnect?{query}") == "404 Not Found"
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_the_cli_documents_every_flag() -> None:
+    from flask_wechat_web.testing.__main__ import _parser
+
+    options = [action for action in _parser()._actions if action.option_strings]
+    names = {name for action in options for name in action.option_strings}
+    assert {"--open-port", "--api-port", "--domain", "--host", "--threads"} <= names
+    assert all(action.help and len(action.help.split()) > 2 for action in options)

@@ -181,6 +181,8 @@ def test_missing_unionid_is_explained_once_per_app(
 )
 def test_profile_language(fake_wechat: FakeWeChat, lang: str, province: str) -> None:
     app, _ = make_app(fake_wechat, WECHAT_WEB_LANG=lang)
+    website = fake_wechat.website_app  # regions came only in the profile sent before 2021
+    fake_wechat.add_app(website.appid, website.secret, empty_profile=False)
     fake_wechat.user = next(u for u in fake_wechat.users if u.province)
     identities: list[WeChatIdentity] = []
     with wechat_authorized.connected_to(lambda s, identity, **kw: identities.append(identity), app):
@@ -191,9 +193,6 @@ def test_profile_language(fake_wechat: FakeWeChat, lang: str, province: str) -> 
 
 def test_profile_empty_for_apps_after_2021(fake_wechat: FakeWeChat) -> None:
     app, _ = make_app(fake_wechat)
-    fake_wechat.add_app(
-        fake_wechat.website_app.appid, fake_wechat.website_app.secret, empty_profile=True
-    )
     fake_wechat.user = next(u for u in fake_wechat.users if u.province)
     identities: list[WeChatIdentity] = []
     with wechat_authorized.connected_to(lambda s, identity, **kw: identities.append(identity), app):

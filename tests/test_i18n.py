@@ -20,13 +20,14 @@ from flask_wechat_web.errors import ConfigurationError, StateMismatchError
 from flask_wechat_web.i18n import negotiate
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA, make_app
+from .conftest import MICROMESSENGER_UA, log_in, make_app
+from .test_relay import relay_app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: (source folder, gettext domain): the extension's catalogs and the example's.
 CATALOGS = [("flask_wechat_web", "flask_wechat_web"), ("example", "messages")]
 #: The keywords scripts/update-translations.sh extracts, besides Babel's own.
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "wechat_gettext": None}
 LOCALES = ["zh_CN", "zh_TW", "en"]
 HTML_LANG = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 ANDROID_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126 Mobile"
@@ -183,8 +184,6 @@ def test_flashes_and_user_messages_follow_the_request(fake_wechat: FakeWeChat) -
 
 
 def test_logging_out_is_confirmed(fake_wechat: FakeWeChat) -> None:
-    from .conftest import log_in
-
     app, _ = make_app(fake_wechat)
     client = app.test_client()
     log_in(client, fake_wechat)
@@ -205,7 +204,7 @@ def test_pages_have_their_own_icon(fake_wechat: FakeWeChat) -> None:
 #: Words allowed in a Chinese page besides identifiers (``snsapi_base``): names
 #: and terms WeChat's Chinese pages use as they are.
 LATIN_WORDS = {
-    "Flask-WeChat-Web", "Flask", "App", "QR", "Code", "ID", "Cookie", "Scope",
+    "Flask-WeChat-Web", "Flask", "App", "AppID", "QR", "Code", "ID", "Cookie", "Scope",
     "openid", "unionid", "OpenID", "UnionID", "appid", "scope", "state", "code",
     "http", "s", "A-Z", "a-z",
 }  # fmt: skip
@@ -296,15 +295,36 @@ def _extension_pages(fake: FakeWeChat, locale: str) -> t.Iterator[str]:
         for error in failures:
             yield render_template("wechat/error.html", error=error, status=error.status)
         yield render_template("wechat/leave_frame.html", target="/x")
+    yield from _logout_and_setup_pages(fake, headers)
+    relay = relay_app()
+    yield relay.test_client().get("/wechat/relay?code=x", headers=headers).get_data(as_text=True)
+
+
+def _logout_and_setup_pages(fake: FakeWeChat, headers: dict[str, str]) -> t.Iterator[str]:
+    """The logout confirmation, signed in and not; the site owner's setup error page."""
+    app, _ = make_app(fake)
+    client = app.test_client()
+    yield client.get("/wechat/logout", headers=headers).get_data(as_text=True)
+    log_in(client, fake)
+    signed_in = client.get("/wechat/logout", headers=headers).get_data(as_text=True)
+    assert _LOGOUT_BUTTON in signed_in
+    yield signed_in
+    app.secret_key = None
+    response = app.test_client().get("/wechat/login", headers=headers)
+    assert response.status_code == 500
+    yield response.get_data(as_text=True)
+
+
+#: The logout macro's button, whatever its label.
+_LOGOUT_BUTTON = '<button type="submit" class="button">'
 
 
 def _sandbox_pages(fake: FakeWeChat, locale: str) -> t.Iterator[str]:
     from .test_fake import authorize_url, confirm, path_of
 
-    fake.auto_approve = False
-
     def browser(environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         environ["HTTP_ACCEPT_LANGUAGE"] = HTML_LANG[locale]
+        environ.setdefault("HTTP_USER_AGENT", MICROMESSENGER_UA)
         return fake(environ, start_response)
 
     client = Client(browser)
@@ -313,13 +333,18 @@ def _sandbox_pages(fake: FakeWeChat, locale: str) -> t.Iterator[str]:
         authorize_url(website),
         authorize_url(website, login_type="jssdk", response_type=None),
         authorize_url(mp),
-        authorize_url(mp, scope="snsapi_base"),
-        authorize_url(website, appid="wx0123456789abcdef"),  # error page
-        authorize_url(mp, scope="snsapi_login"),  # error page with an errcode
+        authorize_url(website, appid="wx0123456789abcdef"),  # error pages
+        authorize_url(mp, scope="snsapi_login"),  # with an errcode
         authorize_url(mp, state="has-dash"),
+        authorize_url(mp, redirect_uri="https://elsewhere.example/cb"),
     ]
     for url in urls:
         yield client.get(path_of(url)).get_data(as_text=True)
+    # snsapi_base is silent: only a prefetch gets its page.
+    base = path_of(authorize_url(mp, scope="snsapi_base"))
+    yield client.get(base, headers={"Purpose": "prefetch"}).get_data(as_text=True)
+    outside = client.get(path_of(authorize_url(mp)), headers={"User-Agent": ANDROID_UA})
+    yield outside.get_data(as_text=True)  # 请在微信客户端打开链接
     jssdk = authorize_url(website, login_type="jssdk", response_type=None)
     yield confirm(client, jssdk, user="zhangsan").get_data(as_text=True)  # back to the site
     yield confirm(client, authorize_url(website), user="nobody").get_data(as_text=True)
@@ -359,16 +384,18 @@ def _example_pages(tmp_path: Path, locale: str) -> t.Iterator[str]:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_extension_pages_are_whole_in_each_language(fake_wechat: FakeWeChat, locale: str) -> None:
     pages = list(_extension_pages(fake_wechat, locale))
-    assert len(pages) == 22
+    assert len(pages) == 26
     for page in pages:
         assert_whole_in(locale, page)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_sandbox_pages_are_whole_in_each_language(locale: str) -> None:
-    fake = FakeWeChat()
+    fake = FakeWeChat(domain="site.example")
     pages = list(_sandbox_pages(fake, locale))
-    assert len(pages) == 12
+    assert len(pages) == 14
+    assert all('<form method="post"' in page for page in pages[:3]), "the consent pages"
+    assert all('class="error"' in page for page in pages[3:7]), "WeChat's error pages"
     for page in pages:
         assert_whole_in(locale, page, _nicknames(fake))
 
@@ -420,7 +447,7 @@ def test_english_pages_ask_wechat_for_its_english_qr_page(fake_wechat: FakeWeCha
     in_wechat = {"Accept-Language": "en", "User-Agent": MICROMESSENGER_UA}
     assert "lang=" not in client.get("/wechat/login", headers=in_wechat).location
     # The sandbox's QR page takes WeChat's lang=en over the browser's Chinese.
-    fake = FakeWeChat(auto_approve=False)
+    fake = FakeWeChat()
     sandbox = Client(fake)
     url = path_of(english.replace(fake_wechat.config()["WECHAT_WEB_OPEN_BASE_URL"], ""))
     page = sandbox.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import typing as t
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
+from flask_login import login_required
 
-from flask_wechat_web import WeChatWeb
+from flask_wechat_web import WeChatWeb, _session
 from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import SignalRecorder, callback_path, log_in, make_app, query_of, start_login
@@ -88,24 +92,37 @@ def test_refused_next_falls_back_to_root(client: FlaskClient, fake_wechat: FakeW
     assert response.location == "/"
 
 
+def extension_data(client: FlaskClient) -> dict[str, t.Any]:
+    """What the extension keeps in the client's session: its non-empty fields."""
+    with client.session_transaction() as session:
+        stored = json.loads(session.get(_session.KEY, "[]"))
+    return {name: value for name, value in zip(_session.FIELDS, stored, strict=False) if value != 0}
+
+
 def test_logout(client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder) -> None:
     log_in(client, fake_wechat)
-    with client.session_transaction() as session:
-        assert "_wechat_web_token" in session
+    assert {"account", "token", "profile"} <= set(extension_data(client))
     response = client.post("/wechat/logout", data={"next": "/bye"})
     assert response.status_code == 302 and response.location == "/bye"
     assert client.get("/").get_data(as_text=True) == "hello stranger"
-    with client.session_transaction() as session:
-        assert "_wechat_web_token" not in session
-        assert "_wechat_web_user" not in session
+    assert not {"account", "token", "profile"} & set(extension_data(client))
     [event] = signals.named("logged_out")
     assert event["user"].nickname == fake_wechat.user.nickname
 
 
-def test_logout_by_get_refuses_offsite_next(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+def test_logout_by_get_changes_nothing_and_shows_a_post_button(
+    client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
     log_in(client, fake_wechat)
-    response = client.get("/wechat/logout?next=https://evil.com")
+    page = client.get("/wechat/logout?next=/bye")
+    assert page.status_code == 200
+    form = re.search(r'<form method="post" action="/wechat/logout".*?</form>', page.text, re.S)
+    assert form is not None and '<input type="hidden" name="next" value="/bye">' in form[0]
+    assert client.get("/").get_data(as_text=True) == f"hello {fake_wechat.user.nickname}"
+    assert signals.named("logged_out") == []
+    response = client.post("/wechat/logout", data={"next": "https://evil.com"})
     assert response.location == "/"
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
 
 
 def test_same_callback_twice_answers_the_same_without_second_exchange(
@@ -304,11 +321,126 @@ def test_in_process_fake_without_a_server() -> None:
     assert fake.calls["access_token"] == 1 and fake.calls["userinfo"] == 1
 
 
-def test_user_handler_without_user_loader_is_explained(fake_wechat: FakeWeChat) -> None:
-    app, wechat = make_app(fake_wechat)
+class SiteUser:
+    is_active = is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return "site-user-1"
+
+
+def test_user_handler_without_user_loader_is_explained(
+    app: Flask,
+    wechat: WeChatWeb,
+    fake_wechat: FakeWeChat,
+    signals: SignalRecorder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     called: list[object] = []
-    wechat.user_handler(called.append)
-    response, _ = log_in(app.test_client(), fake_wechat)
-    assert response.status_code == 502
-    assert "user_loader" in response.get_data(as_text=True)
-    assert called == []  # found before the handler could create anything
+
+    @wechat.user_handler
+    def site_user(identity: object) -> SiteUser:
+        called.append(identity)
+        return SiteUser()
+
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 500  # the site's bug: never "WeChat is not responding"
+    body = response.get_data(as_text=True)
+    assert "user_loader" in body and "SiteUser" in body and "微信暂时没有响应" not in body
+    assert len(called) == 1
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+    assert type(signals.named("failed")[0]["error"]).__name__ == "ConfigurationError"
+    assert [r.levelname for r in caplog.records if "user_loader" in r.getMessage()] == ["ERROR"]
+
+
+def test_refusing_handler_needs_no_user_loader(fake_wechat: FakeWeChat) -> None:
+    app, wechat = make_app(fake_wechat)
+    wechat.user_handler(lambda identity: None)
+    client = app.test_client()
+    response, _ = log_in(client, fake_wechat)
+    assert response.status_code == 403
+    assert "这个微信账号不能登录本网站" in response.get_data(as_text=True)
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_unregistered_blueprint_is_a_configuration_error(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", **fake_wechat.config())
+    WeChatWeb(app, register_blueprint=False)  # and never registered
+
+    @app.route("/private")
+    @login_required
+    def private() -> str:
+        return "private"
+
+    response = app.test_client().get("/private")
+    assert response.status_code == 500  # not a BuildError's bare 500
+    body = response.get_data(as_text=True)
+    assert "app.register_blueprint(wechat.blueprint" in body
+    assert response.headers["Cache-Control"] == "no-store"
+    assert [r.levelname for r in caplog.records if "blueprint" in r.getMessage()] == ["ERROR"]
+
+
+def csrf_site(fake: FakeWeChat) -> Flask:
+    from flask_wtf.csrf import CSRFProtect
+
+    app, _ = make_app(fake)
+    CSRFProtect(app)
+
+    @app.route("/account")
+    def account() -> str:  # the site's own page, with the macro
+        return render_template_string(
+            '{% from "wechat/macros.html" import wechat_logout_form %}'
+            '{{ wechat_logout_form(next="/bye") }}'
+        )
+
+    return app
+
+
+def hidden_csrf_token(html: str) -> str:
+    found = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+@pytest.mark.parametrize("page", ["/wechat/logout", "/account"])
+def test_logout_form_carries_flask_wtf_csrf_token(fake_wechat: FakeWeChat, page: str) -> None:
+    client = csrf_site(fake_wechat).test_client()
+    log_in(client, fake_wechat)
+    token = hidden_csrf_token(client.get(page).get_data(as_text=True))
+    refused = client.post("/wechat/logout")  # a forged form: no token
+    assert refused.status_code == 400
+    assert client.get("/").get_data(as_text=True) == f"hello {fake_wechat.user.nickname}"
+    done = client.post("/wechat/logout", data={"csrf_token": token, "next": "/bye"})
+    assert (done.status_code, done.location) == (302, "/bye")
+    assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_logout_macro_without_flask_wtf_has_no_token_field(app: Flask, client: FlaskClient) -> None:
+    @app.route("/account")
+    def account() -> str:
+        return render_template_string(
+            '{% from "wechat/macros.html" import wechat_logout_form %}'
+            '{{ wechat_logout_form(label="Sign out") }}'
+        )
+
+    html = client.get("/account").get_data(as_text=True)
+    assert html.startswith('<form method="post" action="/wechat/logout"')
+    assert "csrf" not in html and ">Sign out</button>" in html
+
+
+def test_our_pages_may_not_be_framed_but_the_callback_may_by_the_site(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    for path in ("/wechat/login", "/wechat/qrcode", "/wechat/logout"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        assert csp == "frame-ancestors 'none'", path
+    response, _ = log_in(client, fake_wechat)
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    failed = client.get("/wechat/authorized?state=Forged0123456789Forged0123456789&code=abc")
+    assert failed.status_code == 400
+    assert failed.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert "Content-Security-Policy" not in client.get("/").headers  # the site's own pages

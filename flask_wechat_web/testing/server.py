@@ -12,6 +12,7 @@ import threading
 import typing as t
 
 from cheroot import wsgi
+from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 if t.TYPE_CHECKING:
@@ -31,8 +32,27 @@ _START_DEADLINE = 10.0
 KEEPALIVE_TIMEOUT = 75
 
 
+class _Connection(HTTPConnection):
+    """A connection that closes its write buffer when it closes.
+
+    cheroot closes the read side and the socket but leaves the buffered
+    writer to the garbage collector, whose flush of a leftover error answer
+    into the closed TLS socket then fails in a finalizer (an unraisable
+    ``OSError: Bad file descriptor``, seen on Python 3.13).
+    """
+
+    def close(self) -> None:
+        try:
+            self.wfile.close()  # flushes what is left while the socket is open
+        except OSError:
+            pass  # the peer is gone: the leftover answer has nowhere to go
+        super().close()
+
+
 class _Server(wsgi.Server):
     """cheroot, logging to ``logging`` at DEBUG instead of printing to stderr."""
+
+    ConnectionClass = _Connection
 
     #: cheroot answers ``Connection: close`` once 10 idle keep-alive
     #: connections are open; WeChat serves many clients' pools at once.
@@ -62,12 +82,13 @@ class _Host:
         self,
         app: WSGIApplication,
         host: str,
+        port: int,
         threads: int,
         certfile: str | None,
         keyfile: str | None,
     ) -> None:
         self.server = _Server(
-            (host, 0), app, numthreads=threads, shutdown_timeout=1, timeout=KEEPALIVE_TIMEOUT
+            (host, port), app, numthreads=threads, shutdown_timeout=1, timeout=KEEPALIVE_TIMEOUT
         )
         self.server.stats["Enabled"] = True
         self.server.expiration_interval = 0.05  # how long stop() waits for the loop
@@ -110,9 +131,11 @@ class _Host:
 class FakeWeChatServer:
     """Serve a fake WeChat on two loopback ports: the open host and the API host.
 
-    Both ports serve the same WSGI app; two hosts let a test count the
-    connections a client opens to the API alone. HTTPS with ``certfile``
-    (and ``keyfile``, if the key is not in ``certfile``).
+    The open port serves the authorize pages, the API port the API, as
+    WeChat's two hosts do (each answers 404 for the other's paths); a test
+    can count the connections a client opens to the API alone. Ports are
+    free ones unless given. HTTPS with ``certfile`` (and ``keyfile``, if
+    the key is not in ``certfile``).
     """
 
     def __init__(
@@ -123,11 +146,13 @@ class FakeWeChatServer:
         certfile: str | None = None,
         keyfile: str | None = None,
         threads: int = 16,
+        open_port: int = 0,
+        api_port: int = 0,
     ) -> None:
         self.fake = fake
-        self._open = _Host(fake, host, threads, certfile, keyfile)
+        self._open = _Host(fake.open_app, host, open_port, threads, certfile, keyfile)
         try:
-            self._api = _Host(fake, host, threads, certfile, keyfile)
+            self._api = _Host(fake.api_app, host, api_port, threads, certfile, keyfile)
         except BaseException:
             self._open.stop()
             raise

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import requests
 
+from ..conftest import submit_consent
 from .conftest import ROOT, Server, free_port
 
 pytestmark = pytest.mark.e2e
@@ -36,10 +37,18 @@ REPORT = ROOT / "test-artifacts" / "gunicorn-runs.json"
 
 @pytest.fixture(scope="module")
 def fake_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, str]]:
-    """The fake WeChat in a process of its own, auto-approving."""
+    """The fake WeChat in a process of its own, sending codes to 127.0.0.1."""
     log = (tmp_path_factory.mktemp("fake") / "fake.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask_wechat_web.testing", "--threads", "64"],
+        [
+            sys.executable,
+            "-m",
+            "flask_wechat_web.testing",
+            "--threads",
+            "64",
+            "--domain",
+            "127.0.0.1",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=log,
@@ -100,10 +109,12 @@ def client_logins(site: str, index: int, run: Run, halfway: threading.Event) -> 
         while done < LOGINS_PER_CLIENT:
             try:
                 browser.post(f"{site}/wechat/logout", timeout=30)
-                page = browser.get(f"{site}/wechat/login?next=/", timeout=30)
-            except requests.ConnectionError:
+                qr_page = browser.get(f"{site}/wechat/login?next=/", timeout=30)
+                approved = submit_consent(browser, qr_page, user=f"client-{index}")
+                page = browser.get(approved.headers["Location"], timeout=30)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 with run.lock:
-                    run.interrupted += 1  # a killed worker's request: try again
+                    run.interrupted += 1  # a killed worker's request, cut before or mid-answer
                 continue
             assert page.url.startswith(f"{site}/"), page.url
             assert f"用户 client-{index}" in page.text, page.text[:500]

@@ -1,0 +1,269 @@
+"""What the fake WeChat remembers: apps, users, codes, tokens, and its clock.
+
+:class:`Model` is the base of :class:`~flask_wechat_web.testing.FakeWeChat`;
+the pages (``pages.py``), the API (``api.py``) and the faults
+(``faults.py``) work on this state, always under :attr:`Model._lock`.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_DOMAIN", "FakeApp", "FakeUser", "Model"]
+
+#: The callback domain the sample apps have: the Flask test client's host.
+DEFAULT_DOMAIN = "localhost"
+CODE_TTL = {"website": 600.0, "mp": 300.0}
+ACCESS_TTL = 7200
+REFRESH_TTL = 30 * 24 * 3600.0
+ALNUM = string.ascii_letters + string.digits
+SCOPES = {"website": {"snsapi_login"}, "mp": {"snsapi_base", "snsapi_userinfo"}}
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    """A WeChat user of the fake. ``key`` is stable; ids derive from it.
+
+    ``sex``, ``province``, ``city``, ``country`` and ``privilege`` are sent
+    only by apps with ``empty_profile=False`` (WeChat before 2021-10-20);
+    the region fields map a ``lang`` (``zh_CN``, ``zh_TW``, ``en``) to the
+    name in that language.
+    """
+
+    key: str
+    nickname: str
+    headimgurl: str = ""
+    sex: int = 0
+    province: Mapping[str, str] = field(default_factory=dict, hash=False)
+    city: Mapping[str, str] = field(default_factory=dict, hash=False)
+    country: Mapping[str, str] = field(default_factory=dict, hash=False)
+    privilege: tuple[str, ...] = ()
+
+
+@dataclass
+class FakeApp:
+    """An app registered with the fake: a website app or an Official Account.
+
+    ``kind`` is ``"website"`` (Open Platform, ``qrconnect``, ``snsapi_login``)
+    or ``"mp"`` (Official Account, ``oauth2/authorize``). ``bound`` means
+    bound to an Open Platform account, so ``unionid`` is returned.
+    ``domain`` is the authorization callback domain: the redirect_uri's host
+    must equal it. A website app allows any port; an Official Account allows
+    none, unless the domain names one (``127.0.0.1:5000``), as WeChat's test
+    accounts do. ``empty_profile`` is WeChat since 2021-10-20: no sex,
+    region or privilege; ``False`` gives the older, fuller profile.
+    """
+
+    appid: str
+    secret: str
+    kind: str = "website"
+    bound: bool = True
+    domain: str = DEFAULT_DOMAIN
+    empty_profile: bool = True
+
+
+@dataclass
+class Code:
+    appid: str
+    user: FakeUser
+    scope: str
+    snapshot: bool
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class Grant:
+    appid: str
+    openid: str
+    unionid: str | None
+    scope: str
+    user: FakeUser
+    snapshot: bool
+    refresh_token: str
+    refresh_expires_at: float
+    access_token: str
+
+
+@dataclass
+class Access:
+    grant: Grant
+    expires_at: float
+
+
+def _names(zh_cn: str, zh_tw: str, en: str) -> dict[str, str]:
+    return {"zh_CN": zh_cn, "zh_TW": zh_tw, "en": en}
+
+
+def sample_users() -> list[FakeUser]:
+    avatar = "https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132".format
+    china = _names("中国", "中國", "China")
+    return [
+        FakeUser(
+            "zhangsan",
+            "张三😀",
+            avatar("zhangsan"),
+            sex=1,
+            province=_names("广东", "廣東", "Guangdong"),
+            city=_names("深圳", "深圳", "Shenzhen"),
+            country=china,
+        ),
+        FakeUser(
+            "alice",
+            "Alice Smith",
+            avatar("alice"),
+            sex=2,
+            province=_names("上海", "上海", "Shanghai"),
+            city=_names("徐汇", "徐匯", "Xuhui"),
+            country=china,
+            privilege=("chinaunicom",),
+        ),
+        FakeUser("wangwu", "王五", ""),
+    ]
+
+
+def _digest(*parts: str) -> str:
+    raw = hashlib.sha256("\0".join(parts).encode()).digest()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def host_of(url: str) -> str:
+    """The host (and port, if any) of ``url``, as a callback domain names it.
+
+    ``""`` when ``url`` has none, or a port that is not a number.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    return f"{host}:{port}" if host and port is not None else host
+
+
+def checked_domain(domain: str) -> str:
+    """``domain`` as WeChat's console takes it: a bare host (or ``host:port``)."""
+    if not domain or host_of(f"http://{domain}/") != domain.lower():
+        raise ValueError(f"a callback domain is a host, or host:port, not {domain!r}")
+    return domain.lower()
+
+
+class Model:
+    """The fake's state. Thread-safe through ``_lock``; see :meth:`reset`."""
+
+    website_app: FakeApp
+    mp_app: FakeApp
+    users: list[FakeUser]
+    user: FakeUser
+    #: Official Account ``snsapi_userinfo`` logins become snapshot-page users.
+    snapshot: bool
+
+    def __init__(self, clock: Callable[[], float] | None, domain: str) -> None:
+        self._clock = clock or time.monotonic
+        self._domain = checked_domain(domain)
+        self._lock = threading.Lock()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.users = []
+
+    def _reset_model(self) -> None:
+        """Called by ``reset`` with the lock held."""
+        self.website_app = FakeApp(
+            "wx5f2b8e9c1d3a7b60", "3f9c2e7a1b4d6f8e0a2c4e6b8d0f1a3c", "website", domain=self._domain
+        )
+        self.mp_app = FakeApp(
+            "wx9c3e7a1b5d2f8064", "c1e3a5b7d9f0e2c4a6b8d0f2e4c6a8b9", "mp", domain=self._domain
+        )
+        self._apps = {app.appid: app for app in (self.website_app, self.mp_app)}
+        self.users[:] = sample_users()
+        self.user = self.users[0]
+        self.snapshot = False
+        self.calls.clear()
+        self._codes: dict[str, Code] = {}
+        self._access: dict[str, Access] = {}
+        self._refresh: dict[str, Grant] = {}
+        self._offset = 0.0
+
+    def add_app(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        kind: str = "website",
+        bound: bool = True,
+        domain: str = DEFAULT_DOMAIN,
+        empty_profile: bool = True,
+    ) -> FakeApp:
+        """Register an app, replacing any with the same ``appid``."""
+        if kind not in SCOPES:
+            raise ValueError(f"kind must be 'website' or 'mp', not {kind!r}")
+        app = FakeApp(appid, secret, kind, bound, checked_domain(domain), empty_profile)
+        with self._lock:
+            self._apps[appid] = app
+            if appid == self.website_app.appid:
+                self.website_app = app
+            if appid == self.mp_app.appid:
+                self.mp_app = app
+        return app
+
+    def set_domain(self, domain: str) -> None:
+        """Make ``domain`` the sample apps' callback domain, until :meth:`reset`."""
+        for app in (self.website_app, self.mp_app):
+            self.add_app(
+                app.appid,
+                app.secret,
+                kind=app.kind,
+                bound=app.bound,
+                domain=domain,
+                empty_profile=app.empty_profile,
+            )
+
+    def app_for(self, appid: str) -> FakeApp | None:
+        with self._lock:
+            return self._apps.get(appid)
+
+    def openid(self, user: FakeUser, appid: str) -> str:
+        """The user's openid in one app: 28 characters, deterministic."""
+        return "o" + _digest("app", appid)[:5] + _digest("openid", appid, user.key)[:22]
+
+    def unionid(self, user: FakeUser) -> str:
+        """The user's unionid, the same in every bound app."""
+        return "o" + _digest("unionid", user.key)[:27]
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward: codes and tokens expire."""
+        with self._lock:
+            self._offset += seconds
+
+    def _now(self) -> float:
+        return self._clock() + self._offset
+
+    def _mint_code(self, app: FakeApp, user: FakeUser, scope: str) -> str:
+        """A fresh code for ``user``'s approval: 32 characters, single use."""
+        snapshot = self.snapshot and app.kind == "mp" and scope == "snsapi_userinfo"
+        code = "".join(secrets.choice(ALNUM) for _ in range(32))
+        with self._lock:
+            self._codes[code] = Code(
+                app.appid, user, scope, snapshot, self._now() + CODE_TTL[app.kind]
+            )
+        return code
+
+    def _user_named(self, key: str | None) -> FakeUser | None:
+        """The user called ``key``, made up on first use (one per load-test browser)."""
+        if not key or len(key) > 32 or not key.replace("-", "").replace("_", "").isalnum():
+            return None
+        with self._lock:
+            for user in self.users:
+                if user.key == key:
+                    return user
+            user = FakeUser(key, f"用户 {key}")
+            self.users.append(user)
+            return user

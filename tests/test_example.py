@@ -1,0 +1,56 @@
+"""The example site (``example/``) against the fake, through the test client."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+from flask import Flask
+
+from example import create_app
+from flask_wechat_web.testing import FakeWeChat
+
+from .conftest import log_in
+
+
+@pytest.fixture
+def example_app(fake_wechat: FakeWeChat, tmp_path: t.Any) -> t.Iterator[Flask]:
+    from example.models import db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/example.db",
+            **fake_wechat.config(),
+        }
+    )
+    fake_wechat.configure(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("fault", ["http_500", "not_json", "errcode_-1", "drop"])
+def test_profile_api_answers_a_clean_502_when_wechat_fails(
+    example_app: Flask, fake_wechat: FakeWeChat, fault: str
+) -> None:
+    client = example_app.test_client()
+    log_in(client, fake_wechat)
+    assert client.get("/api/wechat-profile").get_json()["nickname"] == fake_wechat.user.nickname
+    fake_wechat.inject("userinfo", fault, times=1)
+    response = client.get("/api/wechat-profile")
+    assert response.status_code == 502
+    assert response.get_json() == {"error": "本网站暂时无法连接微信，请稍后再试。"}  # zh_CN
+
+
+def test_logout_button_posts_and_logs_out(example_app: Flask, fake_wechat: FakeWeChat) -> None:
+    client = example_app.test_client()
+    log_in(client, fake_wechat)
+    home = client.get("/").get_data(as_text=True)
+    assert fake_wechat.user.nickname in home
+    form = re.search(r'<form class="inline-form" method="post" action="([^"]+)">', home)
+    assert form is not None
+    done = client.post(form.group(1))
+    assert done.status_code == 302
+    assert "微信登录" in client.get("/").get_data(as_text=True)

@@ -1,0 +1,105 @@
+"""The sandbox as a person uses it: the site's own fake WeChat, codes only to the site."""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_login import current_user
+from werkzeug.test import TestResponse
+
+from flask_wechat_web import WeChatWeb
+
+from .conftest import MICROMESSENGER_UA, callback_path, consent_form, query_of
+
+
+def sandbox_site(**config: t.Any) -> FlaskClient:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", WECHAT_WEB_SANDBOX=True, **config)
+    WeChatWeb(app)
+
+    @app.route("/")
+    def index() -> str:
+        return current_user.nickname if current_user.is_authenticated else "anonymous"
+
+    return app.test_client()
+
+
+def press(client: FlaskClient, page: TestResponse, **choice: str) -> TestResponse:
+    """Press a button of the sandbox's page."""
+    action, fields = consent_form(page.text)
+    return client.post(action, data={**fields, **choice})
+
+
+def sandbox_page(client: FlaskClient, redirect_uri: str, **headers: str) -> TestResponse:
+    location = client.get("/wechat/login", headers=headers).location
+    parts = urlsplit(location)
+    query = dict(query_of(location))
+    query["redirect_uri"] = [redirect_uri]
+    tampered = urlencode([(k, v[0]) for k, v in query.items()])
+    return client.get(f"{parts.path}?{tampered}", headers=headers)
+
+
+def test_a_login_through_the_consent_page() -> None:
+    client = sandbox_site()
+    page = client.get(client.get("/wechat/login").location)
+    assert page.status_code == 200 and "以 Alice Smith 的身份登录" in page.text
+    approved = press(client, page, user="alice")
+    assert approved.status_code == 302
+    assert approved.location.startswith("http://localhost/wechat/authorized?code=")
+    client.get(callback_path(approved.location))
+    assert client.get("/").text == "Alice Smith"
+
+
+def test_codes_go_only_to_the_sites_own_host() -> None:
+    client = sandbox_site()
+    for uri in ("http://evil.example/wechat/authorized", "http://localhost.evil.example/"):
+        page = sandbox_page(client, uri)
+        assert page.status_code == 200 and "<h1>redirect_uri 参数错误</h1>" in page.text
+        assert "<form" not in page.text
+        fields = dict(query_of(client.get("/wechat/login").location))
+        fields["redirect_uri"] = [uri]
+        query = urlencode([(k, v[0]) for k, v in fields.items()])
+        form = {"endpoint": "qrconnect", "query": query, "user": "alice"}
+        forged = client.post("/_wechat_sandbox/connect/confirm", data=form)
+        assert forged.status_code == 200 and "Location" not in forged.headers
+
+
+def test_the_sites_host_with_its_port_is_its_own_for_the_official_account() -> None:
+    client = sandbox_site()
+    site = {"base_url": "http://127.0.0.1:5000", "headers": {"User-Agent": MICROMESSENGER_UA}}
+    page = client.get(client.get("/wechat/login", **site).location, **site)
+    assert "的身份登录" in page.text, page.text[:300]
+    action, fields = consent_form(page.text)
+    form = {**fields, "user": "zhangsan"}
+    approved = client.post(action, data=form, **site)
+    assert approved.location.startswith("http://127.0.0.1:5000/wechat/authorized?code=")
+    form["query"] = form["query"].replace("5000", "5001")
+    other_port = client.post(action, data=form, **site)
+    assert "10003" in other_port.text and "Location" not in other_port.headers
+
+
+def test_a_configured_callback_host_is_the_domain() -> None:
+    client = sandbox_site(WECHAT_WEB_CALLBACK_URL="https://auth.example.com/wechat/authorized")
+    page = client.get(client.get("/wechat/login").location)
+    assert press(client, page, user="alice").location.startswith("https://auth.example.com/")
+    assert (
+        "redirect_uri 参数错误" in sandbox_page(client, "http://localhost/wechat/authorized").text
+    )
+
+
+def test_deny_stays_on_wechats_page() -> None:
+    client = sandbox_site()
+    denied = press(client, client.get(client.get("/wechat/login").location), deny="1")
+    assert denied.status_code == 200 and "Location" not in denied.headers
+    assert "你已拒绝授权" in denied.text
+    assert client.get("/").text == "anonymous"
+
+
+def test_the_in_wechat_page_outside_wechat_says_so() -> None:
+    client = sandbox_site()
+    page = client.get(client.get("/wechat/login?mode=mp").location)
+    assert page.status_code == 200 and "请在微信客户端打开链接" in page.text
+    assert "<form" not in page.text
