@@ -296,8 +296,9 @@ def _extension_pages(fake: FakeWeChat, locale: str) -> t.Iterator[str]:
             yield render_template("wechat/error.html", error=error, status=error.status)
         yield render_template("wechat/leave_frame.html", target="/x")
     yield from _logout_and_setup_pages(fake, headers)
-    relay = relay_app()
-    yield relay.test_client().get("/wechat/relay?code=x", headers=headers).get_data(as_text=True)
+    relay = relay_app().test_client().get("/wechat/relay?code=x", headers=headers)
+    assert "the callback has no state" in relay.get_data(as_text=True), "why, for the site owner"
+    yield relay.get_data(as_text=True)
 
 
 def _logout_and_setup_pages(fake: FakeWeChat, headers: dict[str, str]) -> t.Iterator[str]:

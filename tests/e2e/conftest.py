@@ -112,6 +112,18 @@ def example_site_base_scope(tmp_path_factory: pytest.TempPathFactory) -> t.Itera
 
 
 @pytest.fixture(scope="session")
+def relay_site(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    """The example as a callback relay only: no AppID, no sandbox."""
+    server = start_example(
+        tmp_path_factory.mktemp("example-relay"),
+        WECHAT_WEB_SANDBOX="0",
+        WECHAT_WEB_RELAY_SITES='{"shop": "https://shop.example/wechat/authorized"}',
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> t.Iterator[t.Any]:
     from playwright.sync_api import sync_playwright
 

@@ -122,11 +122,18 @@ def test_desktop_qr_login_and_logout(
     assert "张三😀" in page.content()
     assert_lang(page, locale)
     screenshot(page, "4-account")
+    page.goto(example_site.url + "/wechat/logout?next=/account")  # a link's GET asks first
+    assert_lang(page, locale)
+    assert page.locator("h1").inner_text() == ext(locale, "Log out?")
+    assert page.locator("main").get_by_role("button", name=ext(locale, "Log out")).is_visible()
+    screenshot(page, "5-logout-confirmation")
+    page.get_by_role("link", name=ext(locale, "Back to the site")).click()
+    page.wait_for_url(example_site.url + "/")
     page.get_by_role("button", name=site(locale, "Log out")).first.click()
     page.wait_for_load_state()
     assert page.get_by_role("status").inner_text() == ext(locale, "You have logged out.")
     assert page.get_by_role("link", name=site(locale, "Sign in with WeChat")).is_visible()
-    screenshot(page, "5-logged-out")
+    screenshot(page, "6-logged-out")
 
 
 def test_language_switch(example_site: Server, desktop: t.Any, locale: str) -> None:
@@ -260,10 +267,13 @@ def test_forged_callback_is_a_400_page(
 
 
 def test_sandbox_error_and_denied_pages(browser: t.Any, screenshot: Shot, locale: str) -> None:
-    fake = FakeWeChat(auto_approve=False)
+    fake = FakeWeChat(domain="site.example")
     fake.deny_redirect = False
     with fake.serve() as server:
         context = _context(browser, locale, viewport={"width": 800, "height": 640})
+        in_wechat = _context(
+            browser, locale, viewport={"width": 390, "height": 844}, user_agent=IPHONE_WECHAT_UA
+        )
         page = context.new_page()
         try:
             bad = f"{server.open_base_url}/connect/qrconnect?appid=wx0123456789abcdef"
@@ -281,13 +291,37 @@ def test_sandbox_error_and_denied_pages(browser: t.Any, screenshot: Shot, locale
                 "&redirect_uri=https%3A%2F%2Fsite.example%2Fcb&response_type=code"
                 "&scope=snsapi_userinfo&state=s1#wechat_redirect"
             )
+            page.goto(good)  # outside WeChat
+            assert page.locator("h1").inner_text() == "请在微信客户端打开链接"
+            screenshot(page, "2-open-in-wechat")
+            page = in_wechat.new_page()
             page.goto(good)
             page.get_by_role("button", name=ext(locale, "Deny")).click()
             page.wait_for_load_state()
+            assert_lang(page, locale)
             assert page.locator("h1").inner_text() == ext(locale, "You declined")
-            screenshot(page, "2-denied")
+            screenshot(page, "3-denied")
         finally:
             context.close()
+            in_wechat.close()
+
+
+def test_setup_and_relay_error_pages(
+    relay_site: Server, desktop: t.Any, screenshot: Shot, locale: str
+) -> None:
+    """A site that only relays: its login is the site owner's 500, a bad relay a 400."""
+    page = desktop
+    response = page.goto(relay_site.url + "/wechat/login")
+    assert response is not None and response.status == 500
+    assert_lang(page, locale)
+    assert page.locator("h1").inner_text() == ext(locale, "WeChat login is not set up on this site")
+    screenshot(page, "1-setup-error")
+    response = page.goto(relay_site.url + "/wechat/relay?code=x")
+    assert response is not None and response.status == 400
+    assert_lang(page, locale)
+    assert page.locator("h1").inner_text() == ext(locale, "This login link is not valid")
+    page.locator("summary").click()
+    screenshot(page, "2-relay-error")
 
 
 def test_only_the_colour_font_has_emoji() -> None:
