@@ -453,3 +453,17 @@ def test_english_pages_ask_wechat_for_its_english_qr_page(fake_wechat: FakeWeCha
     url = path_of(english.replace(fake_wechat.config()["WECHAT_WEB_OPEN_BASE_URL"], ""))
     page = sandbox.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert '<html lang="en">' in page
+
+
+@pytest.mark.parametrize(
+    ("accept", "label"), [("zh-CN", "退出登录"), ("zh-HK", "登出"), ("en", "Log out")]
+)
+def test_the_logout_macro_speaks_the_page_language(
+    fake_wechat: FakeWeChat, accept: str, label: str
+) -> None:
+    app, _ = make_app(fake_wechat)
+    source = '{% from "wechat/macros.html" import wechat_logout_form %}{{ wechat_logout_form() }}'
+    with app.test_request_context("/", headers={"Accept-Language": accept}):
+        assert f">{label}</button>" in render_template_string(source)
+        own = render_template_string(source.replace("form()", 'form(label="Sign out")'))
+        assert ">Sign out</button>" in own
