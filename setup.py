@@ -1,38 +1,52 @@
-from setuptools import find_packages, setup
+import re
+from pathlib import Path
 
-with open("README.md", encoding="utf-8") as f:
-    long_description = f.read()
+from setuptools import find_namespace_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "(.+)"$', (HERE / "flask_wechat_web" / "__init__.py").read_text(), re.M
+)[1]
+DOCS = "https://flask-wechat-web.readthedocs.io/en/latest/"
+SOURCE = "https://github.com/flask-wechat-web/flask-wechat-web"
+
+#: What FakeWeChatServer (the fake over real HTTP) needs.
+TESTING = ["cheroot>=10.0.1"]
 
 setup(
     name="Flask-WeChat-Web",
-    version="0.1.0",
+    version=VERSION,
     description='"Sign in with WeChat" for Flask: QR and in-WeChat login, '
     "Flask-Login integration, a sandbox and a fake WeChat for tests.",
-    long_description=long_description,
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    license="BSD-3-Clause",
-    python_requires=">=3.10",
-    packages=find_packages(include=["flask_wechat_web", "flask_wechat_web.*"]),
-    package_data={
-        "flask_wechat_web": [
-            "py.typed",
-            "templates/wechat/*",
-            "static/*",
-            "translations/*/LC_MESSAGES/*.mo",
-        ]
+    author="Flask-WeChat-Web contributors",
+    license_expression="BSD-3-Clause",
+    license_files=["LICENSE"],
+    url=DOCS,
+    project_urls={
+        "Documentation": DOCS,
+        "Changes": DOCS + "changes/",
+        "Source": SOURCE,
+        "Issue Tracker": SOURCE + "/issues",
     },
+    python_requires=">=3.10",
+    # Namespace discovery also finds the data directories (templates, static,
+    # translations, ...), so each ships with what MANIFEST.in grafts.
+    packages=find_namespace_packages(include=["flask_wechat_web", "flask_wechat_web.*"]),
     include_package_data=True,
     install_requires=[
         "Flask>=3.0",
         "Flask-Login>=0.6.3",
         "Authlib>=1.6.11",
         "requests>=2.32",
-        "cheroot>=10.0",
         "Babel>=2.12",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
+        "testing": TESTING,
         "test": [
+            *TESTING,
             "pytest>=8.0",
             "hypothesis>=6.100",
             "Flask-SQLAlchemy>=3.1",
@@ -54,12 +68,28 @@ setup(
             "types-requests>=2.31",
             "pyinstrument>=4.6",
             "matplotlib>=3.8",
+            "build>=1.2",
+            "twine>=6.1",
         ],
     },
     entry_points={"pytest11": ["wechat_web = flask_wechat_web.testing.pytest_plugin"]},
     classifiers=[
+        "Development Status :: 4 - Beta",
+        "Environment :: Web Environment",
         "Framework :: Flask",
+        "Framework :: Pytest",
+        "Intended Audience :: Developers",
+        "Operating System :: OS Independent",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Internet :: WWW/HTTP :: Dynamic Content",
+        "Topic :: Internet :: WWW/HTTP :: Session",
+        "Topic :: Software Development :: Libraries :: Python Modules",
+        "Topic :: System :: Systems Administration :: Authentication/Directory",
         "Typing :: Typed",
     ],
 )

@@ -13,6 +13,7 @@ Rounds are interleaved, warm-up logins dropped. Prints a table and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import trustme
 
-from . import overhead
+from . import overhead, topology
 from .rtt_proxy import RTTProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +57,15 @@ def _free_port() -> int:
 class Site:
     """One site process, served by cheroot on a free loopback port."""
 
-    def __init__(self, name: str, settings: dict[str, str], ca: Path) -> None:
+    def __init__(
+        self, name: str, settings: dict[str, str], ca: Path, wrapper: t.Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BENCH_SETTINGS": json.dumps(settings), "REQUESTS_CA_BUNDLE": str(ca)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
+            [*wrapper, sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -356,14 +360,9 @@ def plot(runs: list[dict[str, dict[str, float]]], path: Path) -> None:
     fig.savefig(path)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.login", description=__doc__)
-    parser.add_argument("--long", action="store_true", help="also run at RTT 100 ms")
-    parser.add_argument("--logins", type=int, default=120, help="sequential logins per site")
-    parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args(argv)
-    rtts = [0.0, 0.030] + ([0.100] if args.long else [])
-    RESULTS.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def fake_wechat() -> t.Iterator[tuple[dict[str, str], Path]]:
+    """The fake WeChat over HTTPS in a process of its own: its settings, its CA file."""
     with tempfile.TemporaryDirectory() as tmp:
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -378,20 +377,32 @@ def main(argv: list[str] | None = None) -> None:
         )
         try:
             assert fake.stdout is not None
-            config = json.loads(fake.stdout.readline())
-            runs = []
-            for rtt in rtts:
-                results = run_rtt(rtt, args.logins, args.concurrency, config, ca_file)
-                _ratios(results)
-                runs.append(results)
-                print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
+            yield json.loads(fake.stdout.readline()), ca_file
         finally:
             fake.terminate()
             fake.wait(10)
             if fake.stdout:
                 fake.stdout.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.login", description=__doc__)
+    parser.add_argument("--long", action="store_true", help="also run at RTT 100 ms")
+    parser.add_argument("--logins", type=int, default=120, help="sequential logins per site")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    rtts = [0.0, 0.030] + ([0.100] if args.long else [])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with fake_wechat() as (config, ca_file):
+        runs = []
+        for rtt in rtts:
+            results = run_rtt(rtt, args.logins, args.concurrency, config, ca_file)
+            _ratios(results)
+            runs.append(results)
+            print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
     cost = overhead.measure()
     print(table(runs))
+    print(topology.report())  # the same login on three hosts behind nginx
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
     print(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing as t
 from importlib.metadata import version as _version
+
+from sphinx.ext.intersphinx import missing_reference
 
 project = "Flask-WeChat-Web"
 author = "Flask-WeChat-Web contributors"
@@ -10,12 +13,28 @@ copyright = "Flask-WeChat-Web contributors"
 release = _version("Flask-WeChat-Web")
 version = ".".join(release.split(".")[:2])
 
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-nitpicky = False
+nitpicky = True
 
-exclude_patterns = ["_build"]
+# The build has no internet, so each project's inventory is read from
+# docs/_inventories (refreshed by scripts/update-inventories.sh) while the
+# links point at the project's site.
+intersphinx_mapping = {
+    name: (url, f"_inventories/{name}.inv")
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "flask": "https://flask.palletsprojects.com/en/stable/",
+        "werkzeug": "https://werkzeug.palletsprojects.com/en/stable/",
+        "flask_login": "https://flask-login.readthedocs.io/en/latest/",
+        "authlib": "https://docs.authlib.org/en/latest/",
+        "requests": "https://requests.readthedocs.io/en/latest/",
+        "flask_sqlalchemy": "https://flask-sqlalchemy.readthedocs.io/en/stable/",
+    }.items()
+}
+
+exclude_patterns = ["_build", "_inventories"]
 html_theme = "furo"
 html_title = "Flask-WeChat-Web"
 html_static_path: list[str] = []
@@ -40,3 +59,48 @@ html_sidebars = {
         "sidebar/scroll-end.html",
     ]
 }
+
+
+def _show_default_factories(
+    app: object,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    sig: str | None,
+    ret: str | None,
+) -> tuple[str | None, str | None]:
+    """A dataclass field's ``default_factory`` as ``...``: Sphinx cannot parse ``<factory>``."""
+    return (sig.replace("= <factory>", "= ...") if sig else sig), ret
+
+
+#: Names signatures show (imported for type checking only, or defined in a
+#: submodule) -> the name the docs, ours or a linked project's, know them by.
+_REFERENCE_NAMES = {
+    "flask.app.Flask": "flask.Flask",
+    "Flask": "flask.Flask",
+    "SQLAlchemy": "flask_sqlalchemy.SQLAlchemy",
+    "WeChatRemoteApp": "flask_wechat_web.client.WeChatRemoteApp",
+    "WSGIAdapter": "flask_wechat_web.testing.transport.WSGIAdapter",
+    "WSGIApplication": "wsgiref.types.WSGIApplication",
+    "WSGIEnvironment": "wsgiref.types.WSGIEnvironment",
+    "StartResponse": "wsgiref.types.StartResponse",
+    "t.Any": "typing.Any",
+}
+
+
+def _resolve_by_known_name(app: t.Any, env: t.Any, node: t.Any, contnode: t.Any) -> t.Any:
+    """Resolve a reference listed in ``_REFERENCE_NAMES`` by the name it maps to."""
+    target = _REFERENCE_NAMES.get(node.get("reftarget"))
+    if node.get("refdomain") != "py" or target is None:
+        return None
+    node["reftarget"], node["reftype"] = target, "obj"  # any kind: a class, a type alias
+    found = env.domains["py"].resolve_xref(
+        env, node["refdoc"], app.builder, "obj", target, node, contnode
+    )
+    return found or missing_reference(app, env, node, contnode)
+
+
+def setup(app: t.Any) -> None:
+    app.connect("autodoc-process-signature", _show_default_factories)
+    app.connect("missing-reference", _resolve_by_known_name)

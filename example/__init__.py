@@ -11,7 +11,9 @@ Run it with no WeChat account, against the built-in sandbox::
 With a real website app, set ``WECHAT_WEB_APPID``, ``WECHAT_WEB_SECRET`` and
 ``SECRET_KEY`` in the environment instead. Users live in SQLite
 (``instance/example.db``) unless ``DATABASE_URL`` names a PostgreSQL
-database (then run ``flask --app example init-db`` once).
+database (then run ``flask --app example init-db`` once). Sessions are
+signed cookies unless ``REDIS_URL`` names a Redis server: then they are kept
+there (Flask-Session), shared by every host of the site.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import click
 from flask import Flask, jsonify, redirect, render_template, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user, login_required
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from flask_wechat_web import (
     SQLAlchemyStorage,
+    StorageUnavailableError,
     TokenExpiredError,
     WeChatError,
     WeChatIdentity,
@@ -74,7 +78,7 @@ def user_for(identity: WeChatIdentity) -> User | None:
             unionid=identity.unionid,
         )
         db.session.add(user)
-        db.session.commit()
+        db.session.flush()  # its id, for the session; the storage commits user and token together
     return t.cast(User, user)
 
 
@@ -83,9 +87,12 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "dev only: change me")
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url()
+    # A connection the server closed (a restart) is replaced, not used and failed.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config.update(_settings_from_env())
     app.config.update(config or {})
 
+    _redis_sessions(app)
     db.init_app(app)
     Babel(app, locale_selector=select_locale)
     wechat.init_app(app)
@@ -127,6 +134,31 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
             response.set_cookie(LANGUAGE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax")
         return response
 
+    @app.teardown_appcontext  # runs before Flask-SQLAlchemy's, registered earlier
+    def end_transaction(error: BaseException | None) -> None:
+        """Close the request's session, dropping a connection the database cut.
+
+        Flask-SQLAlchemy's own teardown rolls back, which fails on a
+        connection PostgreSQL terminated after the response was made, and a
+        teardown's error turns that response into a 500.
+        """
+        try:
+            db.session.close()
+        except OperationalError:
+            db.session().invalidate()  # closes without the rollback
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(StorageUnavailableError)
+    def database_unavailable(error: Exception) -> tuple[str, int]:
+        """The site's own pages while the database is down (the login has its own 503).
+
+        Rendered without context processors: Flask-Login's would load the
+        user from the database that is down.
+        """
+        page = app.jinja_env.get_template("unavailable.html")
+        html_lang = HTML_LANG[supported_locale(str(get_locale())) or "zh_CN"]
+        return page.render(retry_url=request.full_path, html_lang=html_lang), 503
+
     @app.route("/")
     def index() -> str:
         return render_template("index.html")
@@ -153,6 +185,31 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         return jsonify(identity.raw)
 
     return app
+
+
+def _redis_sessions(app: Flask) -> None:
+    """Sessions in Redis when ``REDIS_URL`` is set, so any host can serve any request.
+
+    A Redis restart is ridden out: each command is retried on a new
+    connection for about three seconds before the request fails.
+    """
+    url = os.environ.get("REDIS_URL")
+    if not url or "SESSION_TYPE" in app.config:
+        return
+    import redis
+    from flask_session import Session
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    app.config["SESSION_TYPE"] = "redis"
+    app.config["SESSION_REDIS"] = redis.Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        socket_connect_timeout=1,
+        socket_timeout=2,
+    )
+    Session(app)
 
 
 def _database_url() -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import typing as t
+
+from ._lazy import lazy_exports
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -11,15 +14,20 @@ from .errors import (
     MalformedAnswerError,
     SnapshotUserError,
     StateMismatchError,
+    StorageUnavailableError,
     TokenExpiredError,
     WeChatAPIError,
     WeChatError,
     WeChatUnavailableError,
 )
-from .extension import WeChatWeb
 from .identity import WeChatIdentity, WeChatUser
 from .signals import wechat_authorized, wechat_logged_out, wechat_login_failed
 from .storage import SessionStorage, SQLAlchemyStorage, TokenStorage
+
+if t.TYPE_CHECKING:
+    from .extension import WeChatWeb
+
+__version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
@@ -32,6 +40,7 @@ __all__ = [
     "SessionStorage",
     "SnapshotUserError",
     "StateMismatchError",
+    "StorageUnavailableError",
     "TokenExpiredError",
     "TokenStorage",
     "WeChatAPIError",
@@ -44,3 +53,7 @@ __all__ = [
     "wechat_logged_out",
     "wechat_login_failed",
 ]
+
+#: The extension imports Authlib and requests: not needed to load the pytest
+#: plugin or the errors.
+__getattr__ = lazy_exports(__name__, {"WeChatWeb": ".extension"})

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import typing as t
+import weakref
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import FlaskOAuth2App
 from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import BaseAdapter
+from requests.utils import select_proxy
 from urllib3.util.retry import Retry
 
 from . import answers
@@ -85,13 +87,54 @@ def install_log_scrubber() -> None:
 
 
 class _SharedAdapter(BoundedAdapter):
-    """An adapter whose pool outlives the per-call sessions Authlib closes."""
+    """An adapter whose pool outlives the sessions Authlib closes after every call."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[t.Any, ...], t.Any] = {}
+        self._checked: weakref.WeakSet[t.Any] = weakref.WeakSet()
 
     def close(self) -> None:
         """Ignore: Authlib closes its session after every call."""
 
     def dispose(self) -> None:
         super().close()
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: t.Any,
+        proxies: t.Mapping[str, str] | None = None,
+        cert: t.Any = None,
+    ) -> t.Any:
+        """The urllib3 pool for the request's host, looked up once per host and settings.
+
+        requests rebuilds the pool key on every call (parsing the URL, an
+        ``os.path.isdir`` on the CA path) and urllib3 normalises it again,
+        for an answer that cannot change: this adapter lives one process,
+        and a call goes to one of WeChat's few hosts with the settings read
+        once from the environment. A pool urllib3 has since closed (evicted
+        from its few slots) is looked up afresh.
+        """
+        url = request.url or ""
+        scheme, host = urlsplit(url)[:2]
+        key = (scheme, host, verify, cert, select_proxy(url, proxies) if proxies else None)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            self._pools[key] = pool
+        return pool
+
+    def cert_verify(self, conn: t.Any, url: str, verify: t.Any, cert: t.Any) -> None:
+        """Check the CA path and set the pool's TLS attributes once per pool.
+
+        requests asks the disk (``os.path.exists``, ``os.path.isdir``) and
+        sets the same attributes on every call. A urllib3 pool is keyed by
+        these TLS settings, so they never change for it.
+        """
+        if conn not in self._checked:
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            self._checked.add(conn)
 
 
 class ConnectionPool:
@@ -148,6 +191,13 @@ class ConnectionPool:
         session.trust_env = False
         session.proxies.update(settings["proxies"])
         session.verify = settings["verify"]
+
+    def serves(self, session: requests.Session) -> bool:
+        """Whether ``session`` still has this process's pool and every extra mount."""
+        adapters = session.adapters
+        return adapters.get("https://") is self.adapter and all(
+            adapters.get(prefix) is extra for prefix, extra in self.mounts.items()
+        )
 
     def close(self) -> None:
         if self._adapter is not None:
@@ -214,6 +264,14 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         kwargs.setdefault("token_placement", "uri")
         url = kwargs.get("token_endpoint") or ""
         super().__init__(*args, **kwargs)
+        self.pool = pool
+        #: Where ``close`` parks this session for its thread's next call.
+        self.idle_slot: threading.local | None = None
+        self._fresh: tuple[t.Any, t.Any, dict[str, t.Any]] = (
+            self.redirect_uri,
+            self.state,
+            dict(self.metadata),
+        )
         if pool is not None:
             pool.mount_into(self, url)
         self.hooks["response"].append(_decode_as_utf8)
@@ -223,6 +281,25 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
             "refresh_token_response", _checked_token_response(REFRESH_PATH)
         )
         self.register_compliance_hook("protected_request", self._add_openid)
+
+    def reset(self) -> None:
+        """Forget everything a call left: token, redirect_uri, state, cookies, guessed grant."""
+        self.token: t.Any = None
+        self.redirect_uri, self.state, metadata = self._fresh
+        self.metadata = dict(metadata)
+        self.cookies.clear()
+
+    def close(self) -> None:
+        """Park in the thread's idle slot, if free, instead of closing.
+
+        Authlib closes its session at the end of every call. The adapters
+        of a pooled session are the pool's, so there is nothing to close.
+        """
+        slot = self.idle_slot
+        if slot is not None and getattr(slot, "session", None) is None:
+            slot.session = self
+        elif self.pool is None:
+            super().close()
 
     def create_authorization_url(
         self,
@@ -306,6 +383,34 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
     #: The one way a user's token is renewed: refreshed, stored when it is the
     #: current user's stored token, and returned. Set by the extension.
     renew_token: t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]] | None = None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle = threading.local()
+
+    def _get_oauth_client(self, **metadata: t.Any) -> WeChatOAuth2Session:
+        """This thread's idle session, reset; a new one when none is idle.
+
+        Authlib builds a session (a ``requests.Session`` with two adapters
+        and their pool managers) for every call and closes it after;
+        ``WeChatOAuth2Session.close`` parks it here instead. A session is
+        taken out of the slot while in use, so no two calls ever share one:
+        a nested call finds the slot empty and gets a session of its own.
+        One built before a ``fork`` or a new mount is dropped. A call with
+        other ``metadata`` than the app's (Authlib's calls pass the app's)
+        gets a session of its own, never parked.
+        """
+        if metadata != self.server_metadata:
+            return t.cast(WeChatOAuth2Session, super()._get_oauth_client(**metadata))
+        session: WeChatOAuth2Session | None = getattr(self._idle, "session", None)
+        if session is not None:
+            self._idle.session = None
+            if session.pool is None or session.pool.serves(session):
+                session.reset()
+                return session
+        session = super()._get_oauth_client(**metadata)
+        session.idle_slot = self._idle
+        return session
 
     def request(self, method: str, url: str, token: t.Any = None, **kwargs: t.Any) -> t.Any:
         """Call WeChat; with a user's token, renewed once if WeChat rejects it.

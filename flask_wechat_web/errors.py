@@ -280,6 +280,25 @@ class MalformedAnswerError(WeChatUnavailableError):
         )
 
 
+class StorageUnavailableError(WeChatError):
+    """The site's database went away while the callback was saving the login.
+
+    Raised by :class:`SQLAlchemyStorage` (and around the user handler when that
+    storage is used) for a lost or refused database connection. The whole login
+    was rolled back: nothing half-written, and the next try can succeed.
+    """
+
+    status = 503
+    user_title = _l("Please try again in a moment")
+    user_message = _l("This site could not save your login just now. Please try again in a moment.")
+    default_message = (
+        "The database did not answer while the WeChat login was being saved; the "
+        "transaction was rolled back. Check the database server and its connection "
+        "settings (SQLALCHEMY_ENGINE_OPTIONS={'pool_pre_ping': True} drops "
+        "connections the server closed)."
+    )
+
+
 _CODE_ERRORS = frozenset({40029, 40163, 42003, 41008})
 _CREDENTIAL_ERRORS = frozenset({40013, 40125, 41002, 41004})
 _TOKEN_ERRORS = frozenset({42001, 42002, 40014, 40030, 41003})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -116,7 +117,7 @@ class WeChatWeb:
     :param app: the app to set up now; or call :meth:`init_app` later.
     :param url_prefix: where to mount the blueprint (default:
         ``WECHAT_WEB_URL_PREFIX``).
-    :param register_blueprint: ``False`` to mount :attr:`blueprint` yourself.
+    :param register_blueprint: ``False`` to mount ``blueprint`` yourself.
     :param storage: where tokens are kept (default: :class:`SessionStorage`).
     :param clock: the time source for state expiry, for tests.
     """
@@ -274,7 +275,12 @@ class WeChatWeb:
         refusal (``None``) needs none.
         """
         handler = self._user_handler
-        user = handler(identity) if handler is not None else WeChatUser(identity)
+        if handler is None:
+            user = WeChatUser(identity)
+        else:
+            guard = getattr(self.storage, "unavailable_as_error", contextlib.nullcontext)
+            with guard():  # the handler's own queries: a lost database is a clean 503
+                user = handler(identity)
         # A handler may return current_user itself: log in what it stands for.
         if isinstance(user, LocalProxy):
             user = user._get_current_object()
@@ -597,7 +603,7 @@ class WeChatWebState:
             )
 
         def do_refresh() -> dict[str, t.Any]:
-            with remote._get_oauth_client() as client:
+            with remote._get_oauth_client(**remote.server_metadata) as client:
                 fresh = client.refresh_token(
                     remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )

@@ -7,12 +7,12 @@ from blinker import Namespace
 _signals = Namespace()
 
 #: Sent by the callback after a successful login, with the app as sender and
-#: the keywords ``identity`` (the :class:`WeChatIdentity`), ``token`` (the
+#: the keywords ``identity`` (the :class:`~flask_wechat_web.WeChatIdentity`), ``token`` (the
 #: token dict) and ``user`` (the user now logged in).
 wechat_authorized = _signals.signal("wechat-authorized")
 
 #: Sent when a login fails for any reason, with the app as sender and the
-#: keyword ``error`` (a :class:`WeChatError`).
+#: keyword ``error`` (a :class:`~flask_wechat_web.WeChatError`).
 wechat_login_failed = _signals.signal("wechat-login-failed")
 
 #: Sent by ``wechat.logout`` after logging the user out, with the app as

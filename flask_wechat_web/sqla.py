@@ -6,10 +6,17 @@ that use it.
 
 from __future__ import annotations
 
+import contextlib
+import typing as t
 from datetime import datetime, timezone
 
-from sqlalchemy import String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, UniqueConstraint, exc
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
+
+from .errors import StorageUnavailableError
+
+#: What SQLAlchemy raises when the database is down, restarting or unreachable.
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 def _now() -> datetime:
@@ -42,3 +49,18 @@ class WeChatAccountMixin:
     #: Seconds since the epoch when the access token expires.
     expires_at: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
+@contextlib.contextmanager
+def unavailable_as_error(session: Session | scoped_session[t.Any]) -> t.Iterator[None]:
+    """Turn a lost database into :class:`StorageUnavailableError`, the session rolled back.
+
+    So a login whose user or token could not be written ends on the clean
+    503 page, with nothing of it left in the database.
+    """
+    try:
+        yield
+    except UNAVAILABLE as error:
+        with contextlib.suppress(exc.SQLAlchemyError):
+            session.rollback()
+        raise StorageUnavailableError() from error

@@ -10,9 +10,10 @@ from __future__ import annotations
 import typing as t
 
 from flask import has_request_context
+from flask_login import logout_user
 
 from . import _session
-from .errors import ConfigurationError
+from .errors import ConfigurationError, StorageUnavailableError
 
 if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -30,7 +31,13 @@ TOKEN_FIELDS = (
 
 
 class TokenStorage(t.Protocol):
-    """The interface of a token storage."""
+    """The interface of a token storage.
+
+    A storage may also have ``unavailable_as_error()``, returning a context
+    manager that turns its backend being down into
+    :class:`StorageUnavailableError`: the callback runs the user handler
+    inside it, as :class:`SQLAlchemyStorage` has it.
+    """
 
     def get(self) -> dict[str, t.Any] | None:
         """The current user's token, or ``None``."""
@@ -96,9 +103,9 @@ class SessionStorage:
 class SQLAlchemyStorage:
     """Keeps tokens in a Flask-SQLAlchemy model, one row per appid + openid.
 
-    The model combines :class:`WeChatAccountMixin` with a foreign key to the
-    site's user model and a relationship to it, named ``user`` (or
-    ``user_relationship``)::
+    The model combines :class:`~flask_wechat_web.sqla.WeChatAccountMixin`
+    with a foreign key to the site's user model and a relationship to it,
+    named ``user`` (or ``user_relationship``)::
 
         class WeChatAccount(WeChatAccountMixin, db.Model):
             user_id: Mapped[int] = mapped_column(db.ForeignKey(User.id))
@@ -109,6 +116,11 @@ class SQLAlchemyStorage:
     A row outlives logout (only its tokens are cleared): it is the link
     between a WeChat identity and the site's user, which :meth:`find_user`
     follows on the next login.
+
+    The row and a user the handler added are committed together by
+    :meth:`set`, one transaction. When the database is down, every method
+    raises :class:`StorageUnavailableError` (503) after a rollback, and a login
+    that could not be saved is undone in the session too.
     """
 
     def __init__(
@@ -117,6 +129,12 @@ class SQLAlchemyStorage:
         self.db = db
         self.model = model
         self.user_relationship = user_relationship
+
+    def unavailable_as_error(self) -> t.ContextManager[None]:
+        """Database errors inside become :class:`StorageUnavailableError`."""
+        from .sqla import unavailable_as_error
+
+        return unavailable_as_error(self.db.session)
 
     def _row(self, appid: t.Any, openid: t.Any) -> t.Any:
         query = self.db.select(self.model).filter_by(appid=appid, openid=openid)
@@ -131,12 +149,23 @@ class SQLAlchemyStorage:
         return self._row(*account[:2])
 
     def get(self) -> dict[str, t.Any] | None:
-        row = self._current_row()
+        with self.unavailable_as_error():
+            row = self._current_row()
         if row is None or not row.access_token:
             return None
         return compact_token({key: getattr(row, key) for key in TOKEN_FIELDS})
 
     def set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
+        try:
+            with self.unavailable_as_error():
+                self._set(token, user)
+        except StorageUnavailableError:
+            if user is not None:  # the login is undone whole, session included
+                _session.data().set("account", None)
+                logout_user()
+            raise
+
+    def _set(self, token: t.Mapping[str, t.Any], user: t.Any) -> None:
         import sqlalchemy
 
         row = self._row(token["appid"], token["openid"])
@@ -161,10 +190,11 @@ class SQLAlchemyStorage:
         self.db.session.commit()
 
     def delete(self) -> None:
-        row = self._current_row()
-        if row is not None:
-            row.access_token = row.refresh_token = row.expires_at = None
-            self.db.session.commit()
+        with self.unavailable_as_error():
+            row = self._current_row()
+            if row is not None:
+                row.access_token = row.refresh_token = row.expires_at = None
+                self.db.session.commit()
         _session.data().set("account", None)
 
     def find_user(self, identity: t.Any) -> t.Any:
@@ -174,8 +204,9 @@ class SQLAlchemyStorage:
         is found when they log in inside WeChat (another openid), and the
         other way round.
         """
-        row = self._row(identity.appid, identity.openid)
-        if row is None and identity.unionid:
-            query = self.db.select(self.model).filter_by(unionid=identity.unionid)
-            row = self.db.session.execute(query.limit(1)).scalar_one_or_none()
-        return None if row is None else getattr(row, self.user_relationship)
+        with self.unavailable_as_error():
+            row = self._row(identity.appid, identity.openid)
+            if row is None and identity.unionid:
+                query = self.db.select(self.model).filter_by(unionid=identity.unionid)
+                row = self.db.session.execute(query.limit(1)).scalar_one_or_none()
+            return None if row is None else getattr(row, self.user_relationship)

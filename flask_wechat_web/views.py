@@ -2,7 +2,7 @@
 
 Every failure of a login ends the same way: the ``wechat_login_failed``
 signal, a flash, and a redirect to ``WECHAT_WEB_ERROR_VIEW`` or a plain error
-page with 400, 403 or 502. Never a 500, never a traceback, never a secret.
+page with 400, 403, 502 or 503. Never a 500, never a traceback, never a secret.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def _failed(error: WeChatError) -> Response:
             return redirect(url_for(error_view))
         except BuildError:
             logger.error("WECHAT_WEB_ERROR_VIEW %r is not an endpoint of this app", error_view)
-    status = error.status if error.status in (400, 403, 502) else 502
+    status = error.status if error.status in (400, 403, 502, 503) else 502
     return _page("wechat/error.html", status, error=error, status=status)
 
 

@@ -127,6 +127,8 @@ def record_requests(app: Flask, wechat: WeChatWeb) -> list[tuple[str, str]]:
             self.hooks["response"].append(record)
 
     remote.client_cls = Recording
+    # The thread's parked session is of the old class: let the next call build one.
+    remote._idle.session = None
     return sent
 
 

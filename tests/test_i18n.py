@@ -13,6 +13,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask, render_template, render_template_string
+from sqlalchemy.exc import OperationalError
 from werkzeug.test import Client
 
 from flask_wechat_web import WeChatWeb, errors
@@ -289,6 +290,7 @@ def _extension_pages(fake: FakeWeChat, locale: str) -> t.Iterator[str]:
         errors.SnapshotUserError(),
         errors.LoginRefusedError(),
         errors.WeChatUnavailableError(),
+        errors.StorageUnavailableError(),
         *(StateMismatchError(reason) for reason in [*StateMismatchError._USER_TEXTS, "?"]),
     ]
     with app.test_request_context("/wechat/authorized", headers=headers):
@@ -367,9 +369,17 @@ def _example_pages(tmp_path: Path, locale: str) -> t.Iterator[str]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/example.db",
         }
     )
+
+    @app.route("/database-down")
+    def database_down() -> str:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = HTML_LANG[locale]
     client.get(f"/language/{locale}")
+    down = client.get("/database-down")
+    assert down.status_code == 503
+    yield down.get_data(as_text=True)
     yield client.get("/").get_data(as_text=True)
     yield client.get("/", headers={"User-Agent": MICROMESSENGER_UA}).get_data(as_text=True)
     sandbox = client.get("/wechat/login?next=/account").location
@@ -385,7 +395,7 @@ def _example_pages(tmp_path: Path, locale: str) -> t.Iterator[str]:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_extension_pages_are_whole_in_each_language(fake_wechat: FakeWeChat, locale: str) -> None:
     pages = list(_extension_pages(fake_wechat, locale))
-    assert len(pages) == 26
+    assert len(pages) == 27
     for page in pages:
         assert_whole_in(locale, page)
 
@@ -403,15 +413,15 @@ def test_sandbox_pages_are_whole_in_each_language(locale: str) -> None:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_example_pages_are_whole_in_each_language(tmp_path: Path, locale: str) -> None:
-    pages = list(_example_pages(tmp_path, locale))
-    assert "张三😀" in pages[3] and "张三😀" in pages[4]
-    assert 'class="flash flash-success"' in pages[5]
+    pages = list(_example_pages(tmp_path, locale))  # the database-down page first
+    assert "张三😀" in pages[4] and "张三😀" in pages[5]
+    assert 'class="flash flash-success"' in pages[6]
     for page in pages:
         assert_whole_in(locale, page, _nicknames(FakeWeChat()))
 
 
 def test_inside_wechat_the_home_page_does_not_say_scan(tmp_path: Path) -> None:
-    desktop, in_wechat = list(_example_pages(tmp_path, "en"))[:2]
+    desktop, in_wechat = list(_example_pages(tmp_path, "en"))[1:3]
     assert "scan a QR code" in desktop
     assert "scan a QR code" not in in_wechat and "one tap and you are signed in" in in_wechat
 

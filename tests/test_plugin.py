@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -36,3 +39,28 @@ def test_fake_wechat_fixture_in_a_user_project(pytester: pytest.Pytester) -> Non
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_loading_the_plugin_imports_neither_the_fake_nor_the_extension() -> None:
+    # pytest loads the plugin in every project that has the package installed.
+    code = (
+        "import sys, flask_wechat_web.testing.pytest_plugin\n"
+        "heavy = ['authlib', 'requests', 'cheroot', 'flask_wechat_web.extension',"
+        " 'flask_wechat_web.testing.fake']\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_serving_the_fake_without_cheroot_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['cheroot'] = None\n"
+        "from flask_wechat_web.testing import FakeWeChat\n"
+        "FakeWeChat().serve()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "pip install 'Flask-WeChat-Web[testing]'" in run.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+import requests
+import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -76,6 +78,46 @@ def test_no_new_connection_after_the_first_login(app: Flask, fake_wechat: FakeWe
     for ua in ("Mozilla/5.0", MICROMESSENGER_UA) * 5:
         log_in(app.test_client(), fake_wechat, ua=ua)
     assert fake_wechat.server.api_connections == warm
+
+
+def test_no_requests_session_per_call_after_warm_up(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for ua in ("Mozilla/5.0", MICROMESSENGER_UA):  # both apps, each with its session
+        log_in(app.test_client(), fake_wechat, ua=ua)
+    created: list[requests.Session] = []
+    init = requests.Session.__init__
+
+    def counting_init(session: requests.Session) -> None:
+        created.append(session)
+        init(session)
+
+    monkeypatch.setattr(requests.Session, "__init__", counting_init)
+    for ua in ("Mozilla/5.0", MICROMESSENGER_UA) * 3:
+        response, _ = log_in(app.test_client(), fake_wechat, ua=ua)
+        assert response.status_code == 302
+    assert calls(fake_wechat) == (8, 8)
+    assert created == []
+
+
+def test_connection_pool_looked_up_once_per_host(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in(app.test_client(), fake_wechat)
+    lookups: list[str | None] = []
+    lookup = urllib3.PoolManager.connection_from_host
+
+    def counting_lookup(
+        manager: urllib3.PoolManager, host: str | None, *a: t.Any, **k: t.Any
+    ) -> t.Any:
+        lookups.append(host)
+        return lookup(manager, host, *a, **k)
+
+    monkeypatch.setattr(urllib3.PoolManager, "connection_from_host", counting_lookup)
+    for _ in range(3):
+        log_in(app.test_client(), fake_wechat)
+    assert calls(fake_wechat) == (4, 4)
+    assert lookups == []
 
 
 def test_routes_outside_the_blueprint_never_call_wechat(

@@ -31,12 +31,13 @@ from .api import Api
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
-from .server import FakeWeChatServer
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
+
+    from .server import FakeWeChatServer
 
 __all__ = [
     "FAULTS",
@@ -158,6 +159,8 @@ class FakeWeChat(Faults, Pages, Api):
 
     def serve(self, **kwargs: t.Any) -> FakeWeChatServer:
         """Serve this fake over loopback HTTP(S); see :class:`FakeWeChatServer`."""
+        from .server import FakeWeChatServer  # needs the "testing" extra (cheroot)
+
         self.server = FakeWeChatServer(self, **kwargs)
         return self.server
 

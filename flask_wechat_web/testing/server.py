@@ -11,6 +11,12 @@ import logging
 import threading
 import typing as t
 
+try:
+    import cheroot  # noqa: F401  (the "testing" extra)
+except ImportError as exc:
+    raise ImportError(
+        "FakeWeChatServer needs cheroot: pip install 'Flask-WeChat-Web[testing]'"
+    ) from exc
 from cheroot import wsgi
 from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter

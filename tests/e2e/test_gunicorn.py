@@ -33,6 +33,10 @@ CLIENTS = 20
 LOGINS_PER_CLIENT = 10
 WORKERS = 4
 REPORT = ROOT / "test-artifacts" / "gunicorn-runs.json"
+#: How a request to a worker killed under it fails: before the response's
+#: headers (ConnectionError) or in the middle of its body (ChunkedEncodingError,
+#: which requests raises for any body cut short, chunked or not).
+CUT_OFF = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ def client_logins(site: str, index: int, run: Run, halfway: threading.Event) -> 
                 qr_page = browser.get(f"{site}/wechat/login?next=/", timeout=30)
                 approved = submit_consent(browser, qr_page, user=f"client-{index}")
                 page = browser.get(approved.headers["Location"], timeout=30)
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            except CUT_OFF:
                 with run.lock:
                     run.interrupted += 1  # a killed worker's request, cut before or mid-answer
                 continue
@@ -127,7 +131,7 @@ def client_logins(site: str, index: int, run: Run, halfway: threading.Event) -> 
             try:
                 api = browser.get(f"{site}/api/wechat-profile", timeout=30)
                 break
-            except requests.ConnectionError:
+            except CUT_OFF:
                 continue
         with run.lock:
             run.api_statuses.append(api.status_code)
@@ -199,5 +203,5 @@ def test_200_logins_from_20_clients(site: tuple[Server, str], kill_a_worker: boo
     assert [s for s in run.statuses if s >= 500] == []
     assert rows == (CLIENTS, CLIENTS, CLIENTS, CLIENTS)  # each user and token row once
     assert run.api_statuses == [200] * CLIENTS
-    if not kill_a_worker:
-        assert run.interrupted == 0
+    # A sync worker serves one request at a time: one kill cuts off one at most.
+    assert run.interrupted <= (1 if kill_a_worker else 0)

@@ -1,0 +1,82 @@
+#!/bin/sh
+# The README's two commands, needing nothing but python3 (and git to clone):
+#
+#   ./run.sh example   the example site in sandbox mode, http://127.0.0.1:5000
+#   ./run.sh test      the whole suite: Debian packages, ruff, mypy, docs, pytest
+#
+# and, for developers: lint, docs, bench, matrix (the suite on every Python
+# 3.10-3.13 found), lowest (the unit tests on the lowest versions setup.py
+# allows). Arguments after the command go to flask run, pytest or the
+# benchmark. Each command installs what it needs into .venv once, and again
+# only when setup.py or pyproject.toml changes.
+set -eu
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+BIN=$VENV/bin
+#: The extras the example site imports (Flask-SQLAlchemy for its users).
+EXAMPLE_EXTRAS=sqlalchemy
+#: The extras for the suite, the docs build and the linters.
+DEV_EXTRAS=test,docs,dev
+
+# install EXTRAS: the package, editable, with those extras, into .venv.
+install() {
+    stamp="$VENV/.installed-$1"
+    if [ -f "$stamp" ] && [ -z "$(find setup.py pyproject.toml -newer "$stamp")" ]; then
+        return
+    fi
+    sh scripts/venv.sh "$VENV" "$PYTHON"
+    echo "Installing Flask-WeChat-Web[$1] into $VENV"
+    "$BIN/python" -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+    touch "$stamp"
+}
+
+lint() {
+    "$BIN/ruff" check flask_wechat_web tests example benchmarks
+    "$BIN/ruff" format --check flask_wechat_web tests example benchmarks
+    "$BIN/mypy" --strict flask_wechat_web
+}
+
+docs() {
+    "$BIN/sphinx-build" -q -n -W --keep-going -b html docs docs/_build/html
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case $command in
+example)
+    install "$EXAMPLE_EXTRAS"
+    WECHAT_WEB_SANDBOX=1 exec "$BIN/flask" --app example run --debug "$@"
+    ;;
+test)
+    sh scripts/system-deps.sh
+    install "$DEV_EXTRAS"
+    sh scripts/check-browser-libs.sh "$BIN/python"
+    lint
+    docs
+    exec "$BIN/python" -m pytest "$@"
+    ;;
+lint)
+    install "$DEV_EXTRAS"
+    lint
+    ;;
+docs)
+    install "$DEV_EXTRAS"
+    docs
+    ;;
+bench)
+    install "$DEV_EXTRAS"
+    exec "$BIN/python" -m benchmarks.login "$@"
+    ;;
+matrix)
+    exec sh scripts/matrix.sh "$@"
+    ;;
+lowest)
+    exec sh scripts/lowest-versions.sh "$@"
+    ;;
+*)
+    sed -n '2,11s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+    ;;
+esac
