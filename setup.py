@@ -40,6 +40,7 @@ setup(
         "Flask-Login>=0.6.3",
         "Authlib>=1.6.11",
         "requests>=2.32",
+        "Babel>=2.12",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
@@ -53,6 +54,7 @@ setup(
             "playwright>=1.45",
             "gunicorn>=22.0",
             "trustme>=1.1",
+            "Flask-Babel>=4.0",
             "Flask-Session>=0.7",
             "Flask-WTF>=1.2.1",
             "redis>=5.0",

@@ -126,13 +126,14 @@ UNAVAILABLE_PAGE = (
     "<h1>Please try again in a moment</h1><p>The site did not answer this request "
     "(load balancer). Reload the page.</p>\n"
 )
-#: What a 5xx or a failed page says about its cause, by a phrase of its body.
+#: What a 5xx or a failed page says about its cause, by a phrase of its body
+#: (the clients ask for English; the login's pages name the error's class).
 CAUSES = {
     "(load balancer)": "nginx: no host answered",
-    "could not save your login": "database down: the login's 503 page",
+    "StorageUnavailableError</strong>": "database down: the login's 503 page",
     "cannot reach its database": "database down: the site's 503 page",
-    "This login link is not valid any more": "state lost: the login's 400 page",
-    "This WeChat login link has expired": "code spent: the login's 400 page",
+    "StateMismatchError</strong>": "state lost: the login's 400 page",
+    "InvalidCodeError</strong>": "code spent: the login's 400 page",
 }
 _CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 _CONSENT_FORM = re.compile(r'<form method="post" action="([^"]+)"')
@@ -508,6 +509,7 @@ class Client:
         self.browser = requests.Session()
         self.browser.trust_env = False
         self.browser.verify = str(topology.ca)
+        self.browser.headers["Accept-Language"] = "en"
         self.browser.cookies.set("fake_wechat_user", self.key, domain=FAKE)
         self.name = f"用户 {self.key}"
         self.logged_in = False  # by a completed login, and no logout sent since

@@ -1,5 +1,9 @@
 """The Flask-WeChat-Web example site: a home page, a private page, WeChat login.
 
+It speaks 简体中文, 繁體中文 and English through Flask-Babel: its locale
+selector (a cookie the language switch sets, else ``Accept-Language``) also
+decides the language of the extension's pages.
+
 Run it with no WeChat account, against the built-in sandbox::
 
     WECHAT_WEB_SANDBOX=1 flask --app example run --debug
@@ -19,9 +23,11 @@ import os
 import typing as t
 
 import click
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request
+from flask_babel import Babel, get_locale
 from flask_login import current_user, login_required
 from sqlalchemy.exc import OperationalError
+from werkzeug.wrappers import Response
 
 from flask_wechat_web import (
     SQLAlchemyStorage,
@@ -31,11 +37,27 @@ from flask_wechat_web import (
     WeChatIdentity,
     WeChatWeb,
 )
+from flask_wechat_web.extension import in_wechat_browser
+from flask_wechat_web.i18n import HTML_LANG, LOCALES, negotiate, supported_locale
+from flask_wechat_web.views import safe_next
 
 from .models import User, WeChatAccount, db
 
 storage = SQLAlchemyStorage(db, WeChatAccount)
 wechat = WeChatWeb(storage=storage)
+
+#: The cookie the language switch sets.
+LANGUAGE_COOKIE = "lang"
+#: The switch's choices, each named in its own language.
+LANGUAGES = {"zh_CN": "简体中文", "zh_TW": "繁體中文", "en": "English"}
+
+
+def select_locale() -> str:
+    """The visitor's choice, else their browser's best language, else 简体中文."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    return negotiate(request.accept_languages) or "zh_CN"
 
 
 @wechat.user_handler
@@ -72,6 +94,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
 
     _redis_sessions(app)
     db.init_app(app)
+    Babel(app, locale_selector=select_locale)
     wechat.init_app(app)
     app.login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -90,6 +113,26 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         if len(words) > 1 and all(word[0].isascii() for word in words[:2]):
             return (words[0][0] + words[1][0]).upper()
         return (name or "?")[:1].upper()
+
+    @app.context_processor
+    def page_language() -> dict[str, t.Any]:
+        # Flask-Babel's locale carries the script (zh_Hans_CN): hence the
+        # catalogs' folder names, and the mapping back to the switch's codes.
+        locale = supported_locale(str(get_locale())) or "zh_CN"
+        return {
+            "locale": locale,
+            "html_lang": HTML_LANG[locale],
+            "languages": LANGUAGES,
+            "in_wechat": in_wechat_browser(request.user_agent.string),
+        }
+
+    @app.route("/language/<locale>")
+    def set_language(locale: str) -> Response:
+        """Remember the visitor's language, then back to the page they were on."""
+        response = redirect(safe_next(request.args.get("next")) or "/")
+        if locale in LOCALES:
+            response.set_cookie(LANGUAGE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
 
     @app.teardown_appcontext  # runs before Flask-SQLAlchemy's, registered earlier
     def end_transaction(error: BaseException | None) -> None:
@@ -113,7 +156,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         user from the database that is down.
         """
         page = app.jinja_env.get_template("unavailable.html")
-        return page.render(retry_url=request.full_path), 503
+        html_lang = HTML_LANG[supported_locale(str(get_locale())) or "zh_CN"]
+        return page.render(retry_url=request.full_path, html_lang=html_lang), 503
 
     @app.route("/")
     def index() -> str:
@@ -134,10 +178,10 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
                 return jsonify(error="This account has no WeChat login."), 404
             identity = wechat.fetch_identity(token, lang="zh_CN")
         except TokenExpiredError as error:  # the refresh token is dead too
-            return jsonify(error=error.user_message), 401
+            return jsonify(error=str(error.user_message)), 401
         except WeChatError as error:  # WeChat down, busy, or answering nonsense
             app.logger.warning("WeChat profile not fetched: %s", error.message)
-            return jsonify(error=error.user_message), 502
+            return jsonify(error=str(error.user_message)), 502
         return jsonify(identity.raw)
 
     return app

@@ -321,6 +321,8 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         ]
         if state:
             params.append(("state", state))
+        if kwargs.get("lang"):
+            params.append(("lang", kwargs["lang"]))
         query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params)
         return f"{url}?{query}#wechat_redirect", state
 

@@ -12,6 +12,7 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from .i18n import LOCALES
 from .relay import problems as relay_problems
 
 DEFAULTS: dict[str, t.Any] = {
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_RELAY_SITES": None,
     "WECHAT_WEB_RELAY_ID": None,
     "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
+    "WECHAT_WEB_UI_LOCALE": None,
 }
 
 LANGUAGES = ("zh_CN", "zh_TW", "en")
@@ -109,6 +111,8 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         found.append("WECHAT_WEB_MP_SCOPE must be 'snsapi_userinfo' or 'snsapi_base'.")
     if config.get("WECHAT_WEB_LANG") not in LANGUAGES:
         found.append("WECHAT_WEB_LANG must be one of 'zh_CN', 'zh_TW', 'en'.")
+    if config.get("WECHAT_WEB_UI_LOCALE") not in (None, *LOCALES):
+        found.append("WECHAT_WEB_UI_LOCALE must be one of 'zh_CN', 'zh_TW', 'en', or unset.")
     prefix = config.get("WECHAT_WEB_URL_PREFIX")
     if not isinstance(prefix, str) or not prefix.startswith("/") or "//" in prefix:
         found.append("WECHAT_WEB_URL_PREFIX must be a path starting with '/', e.g. '/wechat'.")

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import typing as t
 
+from .i18n import lazy_gettext as _l
+
 
 class WeChatError(Exception):
     """Base of every error this extension raises.
 
     ``errcode`` and ``errmsg`` are WeChat's when the error came from WeChat,
     else ``None``. ``status`` is the HTTP status a failed login answers with.
-    ``user_message`` is the short text flashed to the person logging in.
+    ``user_title`` and ``user_message`` are the heading and the sentence the
+    person logging in reads (flashed, and on the error page), in their language.
     """
 
     status: int = 400
-    user_message: str = "WeChat login failed. Please try again."
+    user_title: str = _l("WeChat login failed")
+    user_message: str = _l("The WeChat login did not complete. Please try again.")
     default_message: str = "WeChat login failed."
 
     def __init__(
@@ -38,13 +42,18 @@ class ConfigurationError(WeChatError, ValueError):
     """A ``WECHAT_WEB_*`` setting is missing or malformed."""
 
     status = 500
+    user_title = _l("WeChat login is unavailable")
+    user_message = _l(
+        "WeChat login is not set up correctly on this site yet. Please contact the site."
+    )
 
 
 class WeChatAPIError(WeChatError):
     """WeChat answered with an errcode this extension has no better class for."""
 
     status = 502
-    user_message = "WeChat refused the login. Please try again later."
+    user_title = _l("WeChat refused the login")
+    user_message = _l("WeChat answered with an error. Please try again later.")
     default_message = "WeChat answered with an error."
 
 
@@ -55,7 +64,10 @@ class InvalidCodeError(WeChatAPIError):
     """
 
     status = 400
-    user_message = "This WeChat login link has expired. Please log in again."
+    user_title = _l("Login link expired")
+    user_message = _l(
+        "A login link works once, for a few minutes. Please log in with WeChat again."
+    )
     default_message = (
         "WeChat rejected the authorization code: it was already used, has "
         "expired, or belongs to another app. Start the login again; if it keeps "
@@ -67,7 +79,10 @@ class InvalidCodeError(WeChatAPIError):
 class InvalidCredentialError(WeChatAPIError):
     """WeChat does not accept the AppID or AppSecret."""
 
-    user_message = "WeChat login is not set up correctly on this site."
+    user_title = _l("WeChat login is unavailable")
+    user_message = _l(
+        "WeChat login is not set up correctly on this site yet. Please contact the site."
+    )
     default_message = (
         "WeChat rejected this app's credentials. Check WECHAT_WEB_APPID and "
         "WECHAT_WEB_SECRET (or the WECHAT_WEB_MP_* pair for the Official "
@@ -80,7 +95,8 @@ class TokenExpiredError(WeChatAPIError):
     """The access or refresh token is expired or invalid."""
 
     status = 401
-    user_message = "Your WeChat login has expired. Please log in again."
+    user_title = _l("Login expired")
+    user_message = _l("Your WeChat login has expired. Please log in again.")
     default_message = (
         "The WeChat token has expired or is no longer valid and could not be "
         "refreshed: the user must log in with WeChat again."
@@ -99,7 +115,10 @@ class AccessDeniedError(WeChatError):
     """The user declined the login (WeChat came back with a state but no code)."""
 
     status = 403
-    user_message = "You cancelled the WeChat login."
+    user_title = _l("Login cancelled")
+    user_message = _l(
+        "You declined the WeChat authorization, so this site received nothing from your account."
+    )
     default_message = (
         "The user declined the WeChat login (the callback carried a state but "
         "no code). Nothing to fix; offer another way to log in."
@@ -113,8 +132,44 @@ class StateMismatchError(WeChatError):
     ``"unknown"``, ``"expired"``, ``"used"`` or ``"evicted"``.
     """
 
-    user_message = "This login link is not valid any more. Please log in again."
+    user_title = _l("Invalid login link")
+    user_message = _l("This login link is not valid. Please log in again.")
     default_message = "The login's state does not match this browser's session."
+
+    #: What the person logging in reads, per reason: a title and one sentence.
+    _USER_TEXTS: t.ClassVar[dict[str, tuple[str, str]]] = {
+        "missing": (
+            _l("Incomplete login link"),
+            _l("This login link is missing a part. Please log in again from this site."),
+        ),
+        "malformed": (
+            _l("Invalid login link"),
+            _l("This login link was not made by this site. Please log in again from this site."),
+        ),
+        "no_cookie": (
+            _l("Login could not be checked"),
+            _l(
+                "Your browser did not send this site's cookie back. Allow cookies for "
+                "this site, then log in again."
+            ),
+        ),
+        "unknown": (
+            _l("Login not recognised"),
+            _l("This login was not started in this browser. Please log in again here."),
+        ),
+        "expired": (
+            _l("Login timed out"),
+            _l("The login took too long and has expired. Please log in again."),
+        ),
+        "used": (
+            _l("Login link already used"),
+            _l("This login link has already been used. Please log in again."),
+        ),
+        "evicted": (
+            _l("Too many logins at once"),
+            _l("Logins were started in too many tabs at once. Please log in again from one tab."),
+        ),
+    }
 
     _MESSAGES: t.ClassVar[dict[str, str]] = {
         "missing": (
@@ -156,6 +211,8 @@ class StateMismatchError(WeChatError):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+        if reason in self._USER_TEXTS:
+            self.user_title, self.user_message = self._USER_TEXTS[reason]
         super().__init__(self._MESSAGES.get(reason, self.default_message))
 
 
@@ -167,9 +224,10 @@ class SnapshotUserError(WeChatError):
     """
 
     status = 403
-    user_message = (
-        "This page was opened in WeChat's preview mode. Tap “使用完整服务” "
-        "(Use full service) at the bottom and log in again."
+    user_title = _l("Preview mode")
+    user_message = _l(
+        'WeChat opened this page in preview mode. Tap "Use full service" at the '
+        "bottom, then log in again."
     )
     default_message = (
         "WeChat returned a snapshot-page virtual user (is_snapshotuser=1); the "
@@ -182,7 +240,8 @@ class LoginRefusedError(WeChatError):
     """The site's user handler returned ``None``, or the user is inactive."""
 
     status = 403
-    user_message = "This WeChat account may not log in to this site."
+    user_title = _l("Login not allowed")
+    user_message = _l("This WeChat account cannot be used to log in to this site.")
     default_message = (
         "The site's user handler refused this WeChat identity (it returned "
         "None, or Flask-Login refused an inactive user)."
@@ -197,7 +256,8 @@ class WeChatUnavailableError(WeChatError):
     """
 
     status = 502
-    user_message = "WeChat is not responding right now. Please try again shortly."
+    user_title = _l("WeChat is not responding")
+    user_message = _l("This site could not reach WeChat just now. Please try again in a moment.")
     default_message = "WeChat is unavailable."
 
 
@@ -229,7 +289,8 @@ class StorageUnavailableError(WeChatError):
     """
 
     status = 503
-    user_message = "This site could not save your login just now. Please try again in a moment."
+    user_title = _l("Please try again in a moment")
+    user_message = _l("This site could not save your login just now. Please try again in a moment.")
     default_message = (
         "The database did not answer while the WeChat login was being saved; the "
         "transaction was rolled back. Check the database server and its connection "

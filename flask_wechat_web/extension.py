@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, pending
+from . import _session, i18n, pending
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -178,6 +178,8 @@ class WeChatWeb:
         app.register_error_handler(ConfigurationError, configuration_error_page)
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
+        # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).
+        app.add_template_global(i18n.gettext, "wechat_gettext")
         app.cli.add_command(wechat_cli)
         install_log_scrubber()
 
@@ -522,9 +524,11 @@ class WeChatWebState:
         """Start a login: a new pending state, and WeChat's authorize URL for it."""
         state = self.start_login(flow, next_url)
         remote = self.remote(flow)
+        # WeChat's QR page is Chinese unless asked for English (lang=en).
+        lang = "en" if flow == "qr" and i18n.current_locale() == "en" else None
         url = t.cast(
             str,
-            remote.create_authorization_url(self.callback_url(), state=state)["url"],
+            remote.create_authorization_url(self.callback_url(), state=state, lang=lang)["url"],
         )
         # The sandbox's authorize pages live on this very site.
         return f"{request.script_root}{url}" if url.startswith("/") else url

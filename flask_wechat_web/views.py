@@ -28,7 +28,7 @@ from jinja2 import PackageLoader, TemplateNotFound
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from . import _session, pending
+from . import _session, i18n, pending
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -97,6 +97,7 @@ def create_blueprint() -> Blueprint:
     """The ``wechat`` blueprint; one per extension object, shared by its apps."""
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
+    bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
     bp.add_url_rule("/login", "login", login)
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
@@ -239,7 +240,7 @@ def _failed(error: WeChatError) -> Response:
         return configuration_error_page(error)
     logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
     if not _no_session():
-        flash(error.user_message, "error")
+        flash(str(error.user_message), "error")
     error_view = current_app.config["WECHAT_WEB_ERROR_VIEW"]
     if error_view:
         try:
@@ -257,11 +258,13 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     :class:`ConfigurationError`, wherever it is raised.
     """
     logger.error("Flask-WeChat-Web is not set up correctly: %s", error.message)
+    # Raised in any view: the blueprint's context processor may not have run.
+    context = {"error": error, **i18n.template_context(i18n.current_locale())}
     try:
-        html = render_template("wechat/setup_error.html", error=error)
+        html = render_template("wechat/setup_error.html", **context)
     except TemplateNotFound:  # our blueprint, with its templates, is not registered
         env = current_app.jinja_env.overlay(loader=PackageLoader(__package__))
-        html = env.get_template("wechat/setup_error.html").render(error=error)
+        html = env.get_template("wechat/setup_error.html").render(context)
     response = Response(html, status=500, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -280,6 +283,8 @@ def logout() -> Response:
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()
+        if not _no_session():
+            flash(i18n.gettext("You have logged out."), "success")
     logout_user()
     data = _session.data()
     data.set("account", None)  # which WeChat account, and the built-in user's profile

@@ -12,7 +12,11 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"  # runs the fake's 
 command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the fake's curl session test
 # Chinese text and emoji in the browser screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || missing="$missing fonts-wqy-microhei"
+# Noto Sans CJK SC/TC: the pages' own font stacks name them; real bold weights and
+# Taiwan's glyph forms for 繁體中文 (WenQuanYi has one weight and mainland forms).
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$missing fonts-noto-cjk"
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
+command -v fc-match >/dev/null 2>&1 || missing="$missing fontconfig"  # the emoji font check
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"  # the load balancer of the topology test
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"  # Flask-Session tests

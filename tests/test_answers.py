@@ -250,7 +250,7 @@ def test_bad_bodies_end_the_login_in_a_clean_502(
     with wechat_login_failed.connected_to(lambda s, error: failures.append(error), app):
         page = client.get(f"/wechat/authorized?code={'c' * 32}&state={state}")
     assert page.status_code == 502
-    assert "not responding" in page.get_data(as_text=True)
+    assert "微信暂时没有响应" in page.get_data(as_text=True)  # zh_CN, the default
     [error] = failures
     assert isinstance(error, MalformedAnswerError) and why in str(error)
 

@@ -55,7 +55,7 @@ def login_against(
 
 def assert_clean_502(response: TestResponse, errors: list[BaseException], why: str) -> None:
     assert response.status_code == 502
-    assert "not responding" in response.get_data(as_text=True)
+    assert "微信暂时没有响应" in response.get_data(as_text=True)  # zh_CN, the default
     [error] = errors
     assert isinstance(error, WeChatUnavailableError)
     assert why in str(error)

@@ -67,7 +67,7 @@ def test_a_failed_token_row_takes_the_new_user_with_it(
 
     assert response.status_code == 503
     page = response.get_data(as_text=True)
-    assert "Please try again in a moment" in page and "Traceback" not in page
+    assert "请稍后再试" in page and "Traceback" not in page  # zh_CN, the default
     assert [type(error) for error in failures] == [StorageUnavailableError]
     assert counts(site) == (0, 0)  # the user flushed by the handler was rolled back too
     account = client.get("/account")  # and the session does not hold it either
@@ -87,7 +87,7 @@ def test_callbacks_while_the_database_is_gone_answer_503_then_work_again(
     (tmp_path / "db").rename(tmp_path / "gone")  # SQLite: "unable to open database file"
     response, _ = log_in(client, fake_wechat, next="/account")
     assert response.status_code == 503
-    assert "could not save your login" in response.get_data(as_text=True)
+    assert "本网站暂时无法保存你的登录" in response.get_data(as_text=True)
     assert isinstance(failures[-1], StorageUnavailableError)
     assert client.get("/").status_code == 200  # a page that needs no database
     (tmp_path / "gone").rename(tmp_path / "db")

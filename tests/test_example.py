@@ -41,9 +41,7 @@ def test_profile_api_answers_a_clean_502_when_wechat_fails(
     fake_wechat.inject("userinfo", fault, times=1)
     response = client.get("/api/wechat-profile")
     assert response.status_code == 502
-    assert response.get_json() == {
-        "error": "WeChat is not responding right now. Please try again shortly."
-    }
+    assert response.get_json() == {"error": "本网站暂时无法连接微信，请稍后再试。"}  # zh_CN
 
 
 def test_logout_button_posts_and_logs_out(example_app: Flask, fake_wechat: FakeWeChat) -> None:
@@ -55,4 +53,4 @@ def test_logout_button_posts_and_logs_out(example_app: Flask, fake_wechat: FakeW
     assert form is not None
     done = client.post(form.group(1))
     assert done.status_code == 302
-    assert "Sign in with WeChat" in client.get("/").get_data(as_text=True)
+    assert "微信登录" in client.get("/").get_data(as_text=True)

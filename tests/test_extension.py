@@ -172,7 +172,7 @@ def test_sandbox_login_works_with_no_credentials() -> None:
     assert location.startswith("/_wechat_sandbox/connect/qrconnect?")
     page = client.get(location)
     assert page.status_code == 200
-    assert "Log in as" in page.get_data(as_text=True)
+    assert "的身份登录" in page.get_data(as_text=True)  # zh_CN, the default language
 
 
 def test_not_initialised_app_says_so(fake_wechat: FakeWeChat) -> None:
@@ -198,7 +198,7 @@ def test_secret_key_removed_after_init_app_is_a_page_for_the_site_owner(
         response = app.test_client().get(path)
         assert response.status_code == 500, path  # the site's bug, not WeChat's
         body = response.get_data(as_text=True)
-        assert "SECRET_KEY is not set" in body and "not responding" not in body
+        assert "SECRET_KEY is not set" in body and "微信暂时没有响应" not in body
     assert [r.levelname for r in caplog.records if "SECRET_KEY" in r.getMessage()] == ["ERROR"] * 4
 
 

@@ -130,7 +130,7 @@ def test_a_visit_shows_the_page_and_mints_no_code(
         response = client.open(path_of(authorize_url(app)), method=method, headers=IN_WECHAT)
         assert response.status_code == 200 and "Location" not in response.headers
     page = open_page(client, authorize_url(app)).get_data(as_text=True)
-    assert "Log in as" in page and "code=" not in page
+    assert "的身份登录" in page and "code=" not in page  # zh_CN, the default
     assert not fake._codes, "nothing minted without an approval"
     assert fake.calls["qrconnect" if kind == "website" else "authorize"] == 3
 
@@ -168,7 +168,7 @@ def test_snsapi_base_in_wechat_is_silent_but_never_for_a_prefetch(
     minted = len(fake._codes)
     for headers in ({"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}):
         page = open_page(client, url, **headers)
-        assert page.status_code == 200 and "silent" in page.get_data(as_text=True)
+        assert page.status_code == 200 and "静默授权" in page.get_data(as_text=True)
     head = client.head(path_of(url), headers=IN_WECHAT)
     assert head.status_code == 200 and "Location" not in head.headers
     assert len(fake._codes) == minted
@@ -261,7 +261,7 @@ def test_official_account_links_need_wechats_parameter_order(
         f"/connect/qrconnect?scope=snsapi_login&appid={website.appid}&state=x"
         "&redirect_uri=https%3A%2F%2Fsite.example%2F&response_type=code"
     )
-    assert "Log in as" in client.get(reordered).get_data(as_text=True)
+    assert "的身份登录" in client.get(reordered).get_data(as_text=True)
 
 
 def test_optional_parameters_are_accepted(fake: FakeWeChat, client: Client) -> None:
@@ -357,13 +357,13 @@ def test_consent_page_is_self_contained(fake: FakeWeChat, client: Client) -> Non
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     assert '<meta name="viewport"' in page
-    assert "Flask-WeChat-Web sandbox" in page and "No real WeChat" in page
+    assert "Flask-WeChat-Web 沙箱" in page and "不会连接真正的微信" in page
     assert fake.website_app.appid in page and "snsapi_login" in page
     for user in fake.users:
-        assert f"Log in as {user.nickname}" in page
+        assert f"以 {user.nickname} 的身份登录" in page
         assert f'name="user" value="{user.key}"' in page
     assert 'name="deny"' in page and "<svg" in page
-    assert not re.search(r"(src|href)=|<link|url\(|@import", page), "loads nothing"
+    assert not re.search(r"(src|href)=(?!\"data:)|url\(|@import", page), "loads nothing"
     assert "AS</span>" in page, "initials as the avatar placeholder"
 
 
@@ -380,7 +380,7 @@ def test_consent_form_approves_as_the_chosen_user(fake: FakeWeChat, client: Clie
 def test_a_browsers_user_cookie_is_offered_on_the_page(fake: FakeWeChat, client: Client) -> None:
     client.set_cookie("fake_wechat_user", "client-7")
     page = open_page(client, authorize_url(fake.website_app)).get_data(as_text=True)
-    assert "Log in as 用户 client-7" in page
+    assert "以 用户 client-7 的身份登录" in page
     location = confirm(client, authorize_url(fake.website_app), user="client-7").headers["Location"]
     token = exchange(client, fake.website_app, query_of(location)["code"][0])
     assert token["openid"] == fake.openid(fake.users[-1], fake.website_app.appid)
@@ -393,7 +393,7 @@ def test_denial_shows_wechats_page_and_tells_the_site_nothing(
         response = confirm(client, authorize_url(app), deny="1")
         assert response.status_code == 200
         assert "Location" not in response.headers
-        assert "You declined" in response.get_data(as_text=True)
+        assert "你已拒绝授权" in response.get_data(as_text=True)
     fake.deny_redirect = True  # older WeChat
     response = confirm(client, authorize_url(fake.mp_app), deny="1")
     assert response.status_code == 302
@@ -416,7 +416,7 @@ def test_consent_page_for_official_accounts(fake: FakeWeChat, client: Client) ->
     prefetched = open_page(
         client, authorize_url(fake.mp_app, scope="snsapi_base"), Purpose="prefetch"
     )
-    assert "silent" in prefetched.get_data(as_text=True)
+    assert "静默授权" in prefetched.get_data(as_text=True)
     fake.snapshot = True
     page = open_page(client, authorize_url(fake.mp_app)).get_data(as_text=True)
     assert "is_snapshotuser" in page

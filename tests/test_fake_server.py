@@ -290,7 +290,7 @@ def test_a_curl_session_against_the_cli_server() -> None:
                 ("state", "xyz"),
             ]
         )
-        assert "Log in as 张三😀" in curl(f"{open_url}/connect/qrconnect?{query}")
+        assert "以 张三😀 的身份登录" in curl(f"{open_url}/connect/qrconnect?{query}")
         answer = curl(
             "-i",
             f"{open_url}/connect/confirm",

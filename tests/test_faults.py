@@ -56,7 +56,7 @@ def test_fault_ends_in_502(
     with wechat_login_failed.connected_to(record, app):
         response, _ = log_in(client, fake_wechat)
     assert response.status_code == 502
-    assert "not responding" in response.get_data(as_text=True)
+    assert "微信暂时没有响应" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     [error] = failures
     assert isinstance(error, WeChatUnavailableError)

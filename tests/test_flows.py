@@ -89,7 +89,7 @@ def test_phone_outside_wechat_gets_the_choice_page(client: FlaskClient, ua: str)
     response = client.get("/wechat/login?next=/account", headers={"User-Agent": ua})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert "Continue in WeChat" in body and "Copy link" in body
+    assert "在微信中继续" in body and "复制链接" in body
     assert 'value="http://localhost/wechat/login?next=/account"' in body
     assert "mode=qr" in body
     qr = client.get("/wechat/login?next=/account&mode=qr", headers={"User-Agent": ua})
@@ -103,7 +103,7 @@ def test_phone_without_an_official_account_is_sent_to_a_computer(
     client = app.test_client()
     response = client.get("/wechat/login", headers={"User-Agent": ANDROID_CHROME_UA})
     body = response.get_data(as_text=True)
-    assert "Log in on a computer" in body and "Continue in WeChat" not in body
+    assert "请在电脑上登录" in body and "在微信中继续" not in body
     # Inside WeChat with no Official Account: the QR page, as the spec says.
     assert path_of(start_login(client, ua=MICROMESSENGER_UA)).endswith("/connect/qrconnect")
 

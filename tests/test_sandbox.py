@@ -45,7 +45,7 @@ def sandbox_page(client: FlaskClient, redirect_uri: str, **headers: str) -> Test
 def test_a_login_through_the_consent_page() -> None:
     client = sandbox_site()
     page = client.get(client.get("/wechat/login").location)
-    assert page.status_code == 200 and "Log in as Alice Smith" in page.text
+    assert page.status_code == 200 and "以 Alice Smith 的身份登录" in page.text
     approved = press(client, page, user="alice")
     assert approved.status_code == 302
     assert approved.location.startswith("http://localhost/wechat/authorized?code=")
@@ -71,7 +71,7 @@ def test_the_sites_host_with_its_port_is_its_own_for_the_official_account() -> N
     client = sandbox_site()
     site = {"base_url": "http://127.0.0.1:5000", "headers": {"User-Agent": MICROMESSENGER_UA}}
     page = client.get(client.get("/wechat/login", **site).location, **site)
-    assert "Log in as" in page.text, page.text[:300]
+    assert "的身份登录" in page.text, page.text[:300]
     action, fields = consent_form(page.text)
     form = {**fields, "user": "zhangsan"}
     approved = client.post(action, data=form, **site)
@@ -94,7 +94,7 @@ def test_deny_stays_on_wechats_page() -> None:
     client = sandbox_site()
     denied = press(client, client.get(client.get("/wechat/login").location), deny="1")
     assert denied.status_code == 200 and "Location" not in denied.headers
-    assert "You declined" in denied.text
+    assert "你已拒绝授权" in denied.text
     assert client.get("/").text == "anonymous"
 
 

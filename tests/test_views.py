@@ -249,7 +249,7 @@ def test_denial_is_a_403(
     assert "code=" not in callback
     response = client.get(callback)
     assert response.status_code == 403
-    assert "cancelled" in response.get_data(as_text=True)
+    assert "登录已取消" in response.get_data(as_text=True)
     assert type(signals.named("failed")[0]["error"]).__name__ == "AccessDeniedError"
     assert fake_wechat.calls["access_token"] == 0
 
@@ -259,7 +259,8 @@ def test_error_view_gets_a_redirect_and_a_flash(fake_wechat: FakeWeChat) -> None
     client = app.test_client()
     response = client.get(callback_path(fake_wechat.deny(start_login(client))))
     assert response.status_code == 302 and response.location == "/oops"
-    assert client.get("/oops").get_data(as_text=True) == "You cancelled the WeChat login."
+    flashed = client.get("/oops").get_data(as_text=True)
+    assert flashed == "你拒绝了微信授权，本网站没有收到你的任何信息。"
 
 
 def test_head_does_not_consume_the_state(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
@@ -346,7 +347,7 @@ def test_user_handler_without_user_loader_is_explained(
     response, _ = log_in(client, fake_wechat)
     assert response.status_code == 500  # the site's bug: never "WeChat is not responding"
     body = response.get_data(as_text=True)
-    assert "user_loader" in body and "SiteUser" in body and "not responding" not in body
+    assert "user_loader" in body and "SiteUser" in body and "微信暂时没有响应" not in body
     assert len(called) == 1
     assert client.get("/").get_data(as_text=True) == "hello stranger"
     assert type(signals.named("failed")[0]["error"]).__name__ == "ConfigurationError"
@@ -359,7 +360,7 @@ def test_refusing_handler_needs_no_user_loader(fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     response, _ = log_in(client, fake_wechat)
     assert response.status_code == 403
-    assert "may not log in" in response.get_data(as_text=True)
+    assert "这个微信账号不能登录本网站" in response.get_data(as_text=True)
     assert client.get("/").get_data(as_text=True) == "hello stranger"
 
 

@@ -7,6 +7,10 @@ for a bad one. A good one answers the QR page or the in-WeChat consent page;
 a code is minted only when a person approves there (the page's form, or
 ``approve()`` in a test), except ``snsapi_base`` inside WeChat, which WeChat
 approves silently. A HEAD or a browser's prefetch never mints one.
+
+The pages speak the visitor's language (``lang=en`` on ``qrconnect``, else
+the browser's ``Accept-Language``), except an error page's title: that is
+WeChat's own, in Chinese, whatever the language, with its meaning beside it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
+from markupsafe import Markup
 from werkzeug.wrappers import Request, Response
 
+from ..i18n import gettext_noop as N_
+from ..i18n import negotiate, template_context
 from .model import ALNUM, SCOPES, FakeApp, FakeUser, Model, host_of
 
 #: The cookie naming who is at this browser: the page offers that user, made
@@ -36,15 +43,34 @@ _PAGE_HEADERS = {
 }
 _SCOPE_ERROR = "Scope 参数错误或没有 Scope 权限"
 _OPEN_IN_WECHAT = "请在微信客户端打开链接"
+_BAD_REQUEST = "请求参数错误"
+#: What each of WeChat's error titles means, for a visitor who reads no
+#: simplified Chinese (the title itself stays WeChat's).
+_MEANINGS = {
+    "AppID 参数错误": N_("The AppID is wrong."),
+    _SCOPE_ERROR: N_("The scope is wrong, or the app may not use it."),
+    "response_type 参数错误": N_("The response_type is wrong."),
+    "redirect_uri 参数错误": N_("The redirect_uri is wrong."),
+    "redirect_uri 域名与后台配置不一致": N_(
+        "The redirect_uri's domain is not the one set in the app's console."
+    ),
+    "state 参数错误": N_("The state is wrong."),
+    _OPEN_IN_WECHAT: N_("Open this link in WeChat."),
+    _BAD_REQUEST: N_("The request is wrong."),
+}
 
 
 class AuthorizeError(ValueError):
-    """An authorize request WeChat would answer with its error page."""
+    """An authorize request WeChat would answer with its error page.
 
-    def __init__(self, title: str, detail: str, code: int | None = None) -> None:
-        self.title, self.detail, self.code = title, detail, code
+    ``title`` is WeChat's, verbatim; ``detail`` is a msgid, translated on the
+    page, that takes ``params`` (``%(name)s``).
+    """
+
+    def __init__(self, title: str, detail: str, code: int | None = None, **params: str) -> None:
+        self.title, self.detail, self.code, self.params = title, detail, code, params
         label = f"{title} ({code})" if code else title
-        super().__init__(f"{label}: {detail}")
+        super().__init__(f"{label}: {detail % params}")
 
 
 @dataclass(frozen=True)
@@ -102,35 +128,36 @@ class Pages(Model):
             args.setdefault(name, value)
         app = self.app_for(args.get("appid", ""))
         if app is None:
-            raise AuthorizeError("AppID 参数错误", "unknown appid (register it with add_app)")
+            raise AuthorizeError("AppID 参数错误", N_("unknown appid (register it with add_app)"))
         path_kind = "website" if endpoint == "qrconnect" else "mp"
         if app.kind != path_kind:
             right = "qrconnect" if app.kind == "website" else "oauth2/authorize"
-            detail = f"this appid is a {app.kind} app: use /connect/{right}"
-            raise AuthorizeError(_SCOPE_ERROR, detail, 10005)
+            detail = N_("this appid is a %(kind)s app: use /connect/%(path)s")
+            raise AuthorizeError(_SCOPE_ERROR, detail, 10005, kind=app.kind, path=right)
         if app.kind == "mp":
             seen = list(dict.fromkeys(n for n, _ in pairs if n in _MP_ORDER))
             if seen != [n for n in _MP_ORDER if n in args]:
-                detail = "parameters must come in the order " + ", ".join(_MP_ORDER)
-                raise AuthorizeError(_SCOPE_ERROR, detail)
+                detail = N_("parameters must come in the order %(order)s")
+                raise AuthorizeError(_SCOPE_ERROR, detail, order=", ".join(_MP_ORDER))
         jssdk = endpoint == "qrconnect" and args.get("login_type") == "jssdk"
         response_type = args.get("response_type")
         if response_type != "code" and not (jssdk and response_type is None):
-            raise AuthorizeError("response_type 参数错误", "response_type must be code")
+            raise AuthorizeError("response_type 参数错误", N_("response_type must be code"))
         scopes = set(args.get("scope", "").split(","))
         if app.kind == "mp" and len(scopes) != 1:
             scopes = set()
         if not scopes or not scopes <= SCOPES[app.kind]:
-            allowed = " or ".join(sorted(SCOPES[app.kind]))
+            allowed = " / ".join(sorted(SCOPES[app.kind]))
             code = 10005 if app.kind == "mp" else None
-            raise AuthorizeError(_SCOPE_ERROR, f"scope must be {allowed}", code)
+            detail = N_("scope must be %(allowed)s")
+            raise AuthorizeError(_SCOPE_ERROR, detail, code, allowed=allowed)
         redirect_uri = args.get("redirect_uri", "")
         domain = host if host and self.own_host_is_domain else app.domain
         _check_redirect_uri(app.kind, redirect_uri, domain)
         state = args.get("state")
         if app.kind == "mp" and state is not None:
             if len(state) > 128 or not all(c in ALNUM for c in state):
-                detail = "state must be at most 128 characters of A-Z a-z 0-9"
+                detail = N_("state must be at most 128 characters of A-Z a-z 0-9")
                 raise AuthorizeError("state 参数错误", detail)
         return Authorization(
             app=app,
@@ -153,33 +180,35 @@ class Pages(Model):
     # -- the pages -----------------------------------------------------------
 
     def _authorize_page(self, endpoint: str, request: Request, action: str) -> Response:
-        if endpoint == "confirm":
+        confirm = endpoint == "confirm"
+        if confirm:
             endpoint = request.form.get("endpoint", "")
             query = request.form.get("query", "")
-            if endpoint not in ("qrconnect", "authorize"):
-                return _error_page("请求参数错误", "the form is not one this page sent")
         else:
             query = request.query_string.decode("latin-1")
-            user_agent = request.headers.get("User-Agent", "")
-            if endpoint == "authorize" and "micromessenger" not in user_agent.lower():
-                return _error_page(_OPEN_IN_WECHAT, "this link opens only in WeChat's browser")
+        page = _Pages(_page_locale(query, request))
+        if endpoint not in ("qrconnect", "authorize"):
+            return page.error(_BAD_REQUEST, N_("the form is not one this page sent"))
+        in_wechat = "micromessenger" in request.headers.get("User-Agent", "").lower()
+        if not confirm and endpoint == "authorize" and not in_wechat:
+            return page.error(_OPEN_IN_WECHAT, N_("this link opens only in WeChat's browser"))
         try:
             auth = self._check_authorize(endpoint, query, request.host)
         except AuthorizeError as exc:
-            return _error_page(exc.title, exc.detail, exc.code)
+            return page.error(exc.title, exc.detail, exc.code, **exc.params)
         here = self._user_named(request.cookies.get(USER_COOKIE))
         if request.method == "POST":
             if "deny" in request.form:
-                return self._denied(auth)
+                return self._denied(auth, page)
             users = {user.key: user for user in self.users}
             user = users.get(request.form.get("user", ""))
             if user is None:
-                return _error_page("请求参数错误", "unknown user")
-            return self._redirect(auth, self._approved_url(auth, user))
+                return page.error(_BAD_REQUEST, N_("unknown user"))
+            return self._redirect(auth, self._approved_url(auth, user), page)
         person = request.method == "GET" and not _is_prefetch(request)
         if auth.scope == "snsapi_base" and person:  # WeChat shows nothing: silent
-            return self._redirect(auth, self._approved_url(auth, here or self.user))
-        return _page(
+            return self._redirect(auth, self._approved_url(auth, here or self.user), page)
+        return page(
             "sandbox_consent.html",
             auth=auth,
             action=action,
@@ -192,16 +221,16 @@ class Pages(Model):
             users=[(user, _initials(user.nickname)) for user in self.users],
         )
 
-    def _denied(self, auth: Authorization) -> Response:
+    def _denied(self, auth: Authorization, page: _Pages) -> Response:
         if not self.deny_redirect:
-            return _page("sandbox_denied.html", compact=auth.jssdk)
-        return self._redirect(auth, _denied_url(auth))
+            return page("sandbox_denied.html", compact=auth.jssdk)
+        return self._redirect(auth, _denied_url(auth), page)
 
     @staticmethod
-    def _redirect(auth: Authorization, url: str) -> Response:
+    def _redirect(auth: Authorization, url: str, page: _Pages) -> Response:
         """Back to the site: a 302, or from wxLogin.js's frame the top window."""
         if auth.jssdk and auth.self_redirect != "true":
-            return _page("sandbox_redirect.html", url=url, compact=True)
+            return page("sandbox_redirect.html", url=url, compact=True)
         return Response(status=302, headers={"Location": url, **_PAGE_HEADERS})
 
 
@@ -218,7 +247,8 @@ def _split_url(authorize_url: str) -> tuple[str, str]:
 
 def _check_redirect_uri(kind: str, redirect_uri: str, domain: str) -> None:
     """The callback domain rule of each app kind (protocol reference §1.5)."""
-    bad = AuthorizeError("redirect_uri 参数错误", "redirect_uri must be an absolute http(s) URL")
+    absolute = N_("redirect_uri must be an absolute http(s) URL")
+    bad = AuthorizeError("redirect_uri 参数错误", absolute)
     parts = urlsplit(redirect_uri)
     host = host_of(redirect_uri)
     if parts.scheme not in ("http", "https") or not host:
@@ -226,11 +256,13 @@ def _check_redirect_uri(kind: str, redirect_uri: str, domain: str) -> None:
     if any(c.isspace() or ord(c) < 32 for c in redirect_uri):
         raise bad
     if kind == "website" and parts.hostname != domain.partition(":")[0]:
-        detail = f"redirect_uri's host must be {domain}, the app's authorization callback domain"
-        raise AuthorizeError("redirect_uri 参数错误", detail)
+        detail = N_(
+            "redirect_uri's host must be %(domain)s, the app's authorization callback domain"
+        )
+        raise AuthorizeError("redirect_uri 参数错误", detail, domain=domain)
     if kind == "mp" and host != domain:
-        detail = f"redirect_uri's host must be exactly {domain}, with no other port"
-        raise AuthorizeError("redirect_uri 域名与后台配置不一致", detail, 10003)
+        detail = N_("redirect_uri's host must be exactly %(domain)s, with no other port")
+        raise AuthorizeError("redirect_uri 域名与后台配置不一致", detail, 10003, domain=domain)
 
 
 def _denied_url(auth: Authorization) -> str:
@@ -252,14 +284,38 @@ def _add_query(uri: str, params: list[tuple[str, str]]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _error_page(title: str, detail: str, code: int | None = None) -> Response:
-    """WeChat's error page: HTTP 200, and no way back to the site."""
-    return _page("sandbox_error.html", title=title, detail=detail, code=code)
+@dataclass(frozen=True)
+class _Pages:
+    """Renders the fake's pages in one language."""
+
+    locale: str
+
+    def __call__(self, template: str, **context: object) -> Response:
+        context.update(template_context(self.locale))
+        html = _templates().get_template(f"wechat/{template}").render(context)
+        return Response(html, headers=_PAGE_HEADERS, mimetype="text/html")
+
+    def error(self, title: str, detail: str, code: int | None = None, **params: str) -> Response:
+        """WeChat's error page: HTTP 200, WeChat's title, and no way back to the site."""
+        meaning = _MEANINGS[title] if self.locale != "zh_CN" else None
+        values = {name: Markup("<code>%s</code>") % value for name, value in params.items()}
+        context = {"title": title, "meaning": meaning, "detail": detail, "params": values}
+        return self("sandbox_error.html", code=code, **context)
 
 
-def _page(template: str, **context: object) -> Response:
-    html = _templates().get_template(f"wechat/{template}").render(context)
-    return Response(html, headers=_PAGE_HEADERS, mimetype="text/html")
+def _page_locale(query: str, request: Request) -> str:
+    """The pages' language: ``lang=en`` as qrconnect takes it, else the browser's.
+
+    WeChat's ``lang`` is ``cn`` (the default) or ``en``; a Chinese page is in
+    traditional characters when the browser asks for them.
+    """
+    browser = negotiate(request.accept_languages)
+    lang = dict(parse_qsl(query)).get("lang")
+    if lang == "en":
+        return "en"
+    if lang == "cn" and browser == "en":
+        return "zh_CN"
+    return browser or "zh_CN"
 
 
 @cache

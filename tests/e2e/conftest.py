@@ -17,6 +17,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 CHROMIUM = "/usr/bin/chromium"
+#: Chromium's font configuration: the system's, with colour emoji (see the file).
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
 #: Flags that keep Chromium off the (closed) network and quiet, as root.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -110,11 +112,27 @@ def example_site_base_scope(tmp_path_factory: pytest.TempPathFactory) -> t.Itera
 
 
 @pytest.fixture(scope="session")
+def relay_site(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    """The example as a callback relay only: no AppID, no sandbox."""
+    server = start_example(
+        tmp_path_factory.mktemp("example-relay"),
+        WECHAT_WEB_SANDBOX="0",
+        WECHAT_WEB_RELAY_SITES='{"shop": "https://shop.example/wechat/authorized"}',
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> t.Iterator[t.Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)},
+        )
         yield browser
         browser.close()
 
