@@ -107,7 +107,10 @@ http {{
             # next host finds the login already done (the dead host saved the
             # session: same redirect), or still pending and redeems the code
             # itself, or gets 40163 from WeChat (the dead host had redeemed it)
-            # and answers the extension's clean "log in again" page. A POST
+            # and answers the extension's clean "log in again" page; or, when
+            # the dead host had finished the login and renewed the session
+            # id in Redis, finds the old id gone and answers the same clean
+            # page (the state is no longer in this browser's session). A POST
             # (logout) that reached a host is never re-sent.
             proxy_next_upstream error;
             proxy_next_upstream_tries 2;
