@@ -390,6 +390,10 @@ def _example_pages(tmp_path: Path, locale: str) -> t.Iterator[str]:
     yield client.get("/").get_data(as_text=True)
     client.post("/wechat/logout")
     yield client.get("/").get_data(as_text=True)  # with the logout confirmation
+    from example.models import db
+
+    with app.app_context():
+        db.engine.dispose()  # Python 3.13 warns of a database never closed
 
 
 @pytest.mark.parametrize("locale", LOCALES)
