@@ -191,20 +191,23 @@ def _seconds(timeout: t.Any) -> float | None:
 
 def _read_body(resp: requests.Response) -> requests.Response:
     """Read at most ``MAX_BODY`` bytes (inflated), or refuse the answer unread."""
-    endpoint = (resp.request.path_url or "/").split("?")[0].lstrip("/")
     encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
     body = bytearray()
     try:
         if resp.is_redirect:  # followed, it would restart the clock elsewhere
             raise MalformedAnswerError(
-                endpoint, "(body)", f"is a redirect (HTTP {resp.status_code}), never followed"
+                _endpoint(resp),
+                "(body)",
+                f"is a redirect (HTTP {resp.status_code}), never followed",
             )
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise MalformedAnswerError(endpoint, "(body)", f"comes {encoding}-encoded")
+            raise MalformedAnswerError(_endpoint(resp), "(body)", f"comes {encoding}-encoded")
         while chunk := resp.raw.read(16384, decode_content=False):
             body += chunk
             if len(body) > MAX_BODY:
-                raise MalformedAnswerError(endpoint, "(body)", f"is larger than {MAX_BODY} bytes")
+                raise MalformedAnswerError(
+                    _endpoint(resp), "(body)", f"is larger than {MAX_BODY} bytes"
+                )
     except ReadTimeoutError:
         resp.close()
         raise requests.ReadTimeout("reading the answer timed out") from None
@@ -215,10 +218,15 @@ def _read_body(resp: requests.Response) -> requests.Response:
         resp.close()  # the rest is never read, and the connection never reused
         raise
     if encoding not in ("", "identity"):
-        body = bytearray(_inflate(bytes(body), endpoint))
+        body = bytearray(_inflate(bytes(body), _endpoint(resp)))
     resp._content = bytes(body)
     resp._content_consumed = True  # type: ignore[attr-defined]
     return resp
+
+
+def _endpoint(resp: requests.Response) -> str:
+    """The API path ``resp`` answers, for an error's text: parsed only on failure."""
+    return (resp.request.path_url or "/").split("?")[0].lstrip("/")
 
 
 def _inflate(data: bytes, endpoint: str) -> bytes:
