@@ -59,10 +59,16 @@ class _Watchdog:
                 self._cond.notify()
 
     def _run(self) -> None:
+        """Expire the calls whose deadline passed, and drop the finished ones.
+
+        A finished call at the front is dropped on any wake rather than
+        waited for, so the thread wakes about once per timeout, not once
+        per call.
+        """
         with self._cond:
             while True:
                 now = time.monotonic()
-                while self._heap and self._heap[0][0] <= now:
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     heapq.heappop(self._heap)[2].expire()
                 self._cond.wait(self._heap[0][0] - now if self._heap else None)
 
@@ -73,7 +79,7 @@ class _Call:
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.expired = False
-        self._done = False
+        self.done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
 
@@ -87,7 +93,7 @@ class _Call:
 
     def expire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return  # the socket may already serve another call
             self.expired = True
             for sock in self._sockets:
@@ -103,7 +109,7 @@ class _Call:
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
-            self._done = True
+            self.done = True
             self._sockets.clear()
         _current.call = None
 
