@@ -502,9 +502,6 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
     The new error is raised outside the ``except`` block so it carries no
     ``__context__`` quoting the request URL.
     """
-    parts = urlsplit(base_url or "")
-    # Never the netloc: it may carry user:password@.
-    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     try:
         return fn()
     except WeChatError:
@@ -517,4 +514,7 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
         reason = "could not be reached or dropped the connection"
     except (requests.RequestException, AuthlibBaseError, OSError, ValueError) as exc:
         reason = f"failed ({type(exc).__name__})"
+    parts = urlsplit(base_url or "")  # only now: most calls succeed
+    # Never the netloc: it may carry user:password@.
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     raise WeChatUnavailableError(f"{host} {reason}. Try again later.")
