@@ -59,10 +59,16 @@ class _Watchdog:
                 self._cond.notify()
 
     def _run(self) -> None:
+        """Expire the calls whose deadline passed, and drop the finished ones.
+
+        A finished call at the front is dropped on any wake rather than
+        waited for, so the thread wakes about once per timeout, not once
+        per call.
+        """
         with self._cond:
             while True:
                 now = time.monotonic()
-                while self._heap and self._heap[0][0] <= now:
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     heapq.heappop(self._heap)[2].expire()
                 self._cond.wait(self._heap[0][0] - now if self._heap else None)
 
@@ -73,7 +79,7 @@ class _Call:
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.expired = False
-        self._done = False
+        self.done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
 
@@ -87,7 +93,7 @@ class _Call:
 
     def expire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return  # the socket may already serve another call
             self.expired = True
             for sock in self._sockets:
@@ -103,7 +109,7 @@ class _Call:
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
-            self._done = True
+            self.done = True
             self._sockets.clear()
         _current.call = None
 
@@ -191,20 +197,23 @@ def _seconds(timeout: t.Any) -> float | None:
 
 def _read_body(resp: requests.Response) -> requests.Response:
     """Read at most ``MAX_BODY`` bytes (inflated), or refuse the answer unread."""
-    endpoint = (resp.request.path_url or "/").split("?")[0].lstrip("/")
     encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
     body = bytearray()
     try:
         if resp.is_redirect:  # followed, it would restart the clock elsewhere
             raise MalformedAnswerError(
-                endpoint, "(body)", f"is a redirect (HTTP {resp.status_code}), never followed"
+                _endpoint(resp),
+                "(body)",
+                f"is a redirect (HTTP {resp.status_code}), never followed",
             )
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise MalformedAnswerError(endpoint, "(body)", f"comes {encoding}-encoded")
+            raise MalformedAnswerError(_endpoint(resp), "(body)", f"comes {encoding}-encoded")
         while chunk := resp.raw.read(16384, decode_content=False):
             body += chunk
             if len(body) > MAX_BODY:
-                raise MalformedAnswerError(endpoint, "(body)", f"is larger than {MAX_BODY} bytes")
+                raise MalformedAnswerError(
+                    _endpoint(resp), "(body)", f"is larger than {MAX_BODY} bytes"
+                )
     except ReadTimeoutError:
         resp.close()
         raise requests.ReadTimeout("reading the answer timed out") from None
@@ -215,10 +224,15 @@ def _read_body(resp: requests.Response) -> requests.Response:
         resp.close()  # the rest is never read, and the connection never reused
         raise
     if encoding not in ("", "identity"):
-        body = bytearray(_inflate(bytes(body), endpoint))
+        body = bytearray(_inflate(bytes(body), _endpoint(resp)))
     resp._content = bytes(body)
     resp._content_consumed = True  # type: ignore[attr-defined]
     return resp
+
+
+def _endpoint(resp: requests.Response) -> str:
+    """The API path ``resp`` answers, for an error's text: parsed only on failure."""
+    return (resp.request.path_url or "/").split("?")[0].lstrip("/")
 
 
 def _inflate(data: bytes, endpoint: str) -> bytes:

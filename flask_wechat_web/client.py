@@ -289,6 +289,27 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         self.metadata = dict(metadata)
         self.cookies.clear()
 
+    def merge_environment_settings(
+        self, url: t.Any, proxies: t.Any, stream: t.Any, verify: t.Any, cert: t.Any
+    ) -> dict[str, t.Any]:
+        """This session's own settings, when the call sets none of its own.
+
+        ``mount_into`` read the environment once into the session (and
+        turned ``trust_env`` off), so requests' merge of each setting with
+        the session's, run on every call, has nothing left to merge.
+        """
+        if self.trust_env or proxies or (stream, verify, cert) != (None, None, None):
+            return t.cast(
+                dict[str, t.Any],
+                super().merge_environment_settings(url, proxies, stream, verify, cert),
+            )
+        return {
+            "proxies": {k: v for k, v in self.proxies.items() if v is not None},
+            "stream": self.stream,
+            "verify": self.verify,
+            "cert": self.cert,
+        }
+
     def close(self) -> None:
         """Park in the thread's idle slot, if free, instead of closing.
 
@@ -481,9 +502,6 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
     The new error is raised outside the ``except`` block so it carries no
     ``__context__`` quoting the request URL.
     """
-    parts = urlsplit(base_url or "")
-    # Never the netloc: it may carry user:password@.
-    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     try:
         return fn()
     except WeChatError:
@@ -496,4 +514,7 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
         reason = "could not be reached or dropped the connection"
     except (requests.RequestException, AuthlibBaseError, OSError, ValueError) as exc:
         reason = f"failed ({type(exc).__name__})"
+    parts = urlsplit(base_url or "")  # only now: most calls succeed
+    # Never the netloc: it may carry user:password@.
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
     raise WeChatUnavailableError(f"{host} {reason}. Try again later.")

@@ -248,7 +248,10 @@ class WeChatWeb:
         raw, profile = identity.raw, None
         if raw:  # not under snsapi_base
             profile = [raw.get(key, empty) for key, empty in _PROFILE]
+            # Each field is measured only when the whole is too long: a prefix never costs more.
             for index, (key, empty) in enumerate(_PROFILE):
+                if _session.cost(profile) <= PROFILE_BUDGET:
+                    break
                 if _session.cost(profile[: index + 1]) > PROFILE_BUDGET:
                     # Longer than WeChat ever sends: keep what fits, the nickname first.
                     logger.warning("WeChat sent a %s too long to keep in the session.", key)
