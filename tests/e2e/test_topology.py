@@ -19,7 +19,7 @@ import typing as t
 
 import pytest
 
-from benchmarks.topology import FAIL_TIMEOUT, Topology, figures, lb_log, load
+from benchmarks.topology import FAIL_TIMEOUT, Load, Topology, figures, lb_log, load
 
 from .conftest import ROOT
 
@@ -64,6 +64,19 @@ def assert_nothing_lost(report: dict[str, t.Any], clients: int) -> None:
     assert report["logins_lost"] == 0
 
 
+def fault_run(site: Topology, run: str, fault: t.Callable[[], None]) -> Load:
+    """One fault run: CLIENTS x LOGINS logins, ``fault`` a third of the way in."""
+    return load(
+        site,
+        clients=CLIENTS,
+        logins_per_client=LOGINS,
+        run=run,
+        fault=fault,
+        fault_after=FAULT_AFTER,
+        think=THINK,
+    )
+
+
 def test_500_logins_from_50_clients_across_three_hosts(site: Topology) -> None:
     # Every second login's start, callback and next page are sent to three
     # different hosts (nginx's X-Upstream map); the others go round robin.
@@ -93,15 +106,7 @@ def test_an_app_host_killed_and_started_again(site: Topology) -> None:
         time.sleep(0.5)
         victim.start()
 
-    result = load(
-        site,
-        clients=CLIENTS,
-        logins_per_client=LOGINS,
-        run="kill",
-        fault=kill,
-        fault_after=FAULT_AFTER,
-        think=THINK,
-    )
+    result = fault_run(site, "kill", kill)
     report = figures("a: app host SIGKILLed", result, site)
     record(report)
     assert killed_at and result.completed == CLIENTS * LOGINS
@@ -130,15 +135,7 @@ def test_an_app_host_killed_and_started_again(site: Topology) -> None:
 
 
 def test_redis_restarted_without_persistence(site: Topology) -> None:
-    result = load(
-        site,
-        clients=CLIENTS,
-        logins_per_client=LOGINS,
-        run="redis",
-        fault=site.restart_redis,
-        fault_after=FAULT_AFTER,
-        think=THINK,
-    )
+    result = fault_run(site, "redis", site.restart_redis)
     report = figures("b: Redis restarted, no persistence", result, site, sessions_may_go=True)
     record(report)
     assert result.completed == CLIENTS * LOGINS
@@ -159,15 +156,7 @@ def test_redis_restarted_with_persistence(site: Topology) -> None:
     site.restart_redis(persistent=True)
     site.clear()
     try:
-        result = load(
-            site,
-            clients=CLIENTS,
-            logins_per_client=LOGINS,
-            run="aof",
-            fault=site.restart_redis,
-            fault_after=FAULT_AFTER,
-            think=THINK,
-        )
+        result = fault_run(site, "aof", site.restart_redis)
     finally:
         site.restart_redis(persistent=False)
     report = figures("b: Redis restarted, append-only file", result, site)
@@ -187,15 +176,7 @@ def test_postgres_stopped_for_5_seconds(site: Topology) -> None:
         site.postgres.start()
         back_at.append(time.monotonic())
 
-    result = load(
-        site,
-        clients=CLIENTS,
-        logins_per_client=LOGINS,
-        run="pg",
-        fault=outage,
-        fault_after=FAULT_AFTER,
-        think=THINK,
-    )
+    result = fault_run(site, "pg", outage)
     report = figures("c: PostgreSQL stopped 5 s", result, site)
     first_after = min(at for at in result.completed_at if at > back_at[0]) - back_at[0]
     report["first_login_after_database_back_s"] = round(first_after, 2)
