@@ -6,8 +6,11 @@ chosen round-trip time, and three sites in processes of their own
 (``benchmarks/sites.py``): ``baseline`` (plain Authlib), ``ours``
 (Flask-WeChat-Web with its built-in user: token + userinfo) and
 ``returning`` (a handler that finds the user by unionid: token only).
-Rounds are interleaved, warm-up logins dropped. Prints a table and writes
-``benchmarks/results/login.json`` and ``login.png``.
+Rounds are interleaved, warm-up logins dropped. Prints a table, the
+three-host run (``benchmarks/topology.py``), the cost of other routes
+(``benchmarks/overhead.py``) and the session cookie a login leaves
+(``benchmarks/cookies.py``), and writes ``benchmarks/results/login.json``
+and ``login.png``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import trustme
 
-from . import overhead, topology
+from . import cookies, overhead, topology
 from .rtt_proxy import RTTProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -401,7 +404,9 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(results)
             print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
     cost = overhead.measure()
+    cookie_sizes = cookies.measure()
     print(table(runs))
+    print(cookies.report(cookie_sizes))
     print(topology.report())  # the same login on three hosts behind nginx
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
@@ -410,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{cost['extension_vs_flask_login']:.3f}x; vs plain Flask: "
         f"{cost['extension_vs_plain_flask']:.3f}x"
     )
-    report = {"runs": runs, "outside_blueprint": cost}
+    report = {"runs": runs, "outside_blueprint": cost, "session_cookie_bytes": cookie_sizes}
     (RESULTS / "login.json").write_text(json.dumps(report, indent=2, allow_nan=True))
     plot(runs, RESULTS / "login.png")
     print(f"\nWrote {RESULTS / 'login.json'} and {RESULTS / 'login.png'}")
