@@ -6,6 +6,7 @@ import threading
 import typing as t
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -219,3 +220,27 @@ def test_login_over_verified_https(
     else:
         assert response.status_code == 502  # never falls back to verify=False
         assert "TLS" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        ({}, {}),
+        ({"lang": "zh_CN", "openid": "o张三 &=", "skip": None, "many": ["a", "b"]}, None),
+        ([("lang", "en")], {"X-Extra": "1"}),
+        ("lang=en", {"Accept": None}),
+    ],
+)
+def test_a_call_is_prepared_as_requests_would(params: t.Any, headers: t.Any) -> None:
+    """The session's shortcut past requests' protocol checks changes no request."""
+    plain, ours = requests.Session(), WeChatOAuth2Session("wxappid", "secret")
+    for session in (plain, ours):
+        session.params = {"site": "1", "skip": "no"}
+        session.headers["X-Site"] = "yes"
+    url = "https://api.example.com/sns/userinfo?access_token=T"
+    expected = plain.prepare_request(requests.Request("GET", url, params=params, headers=headers))
+    request = requests.Request("GET", url, params=params, headers=headers)
+    prepared = ours.prepare_request(request)
+    assert prepared.url == expected.url
+    assert dict(prepared.headers) == dict(expected.headers)
+    assert request.params == (params or {}) and request.headers == (headers or {})  # untouched
