@@ -46,7 +46,6 @@ PATHS = {
     "ours": ("/wechat/login", "/wechat/authorized"),
     "returning": ("/wechat/login", "/wechat/authorized"),
 }
-_CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -77,14 +76,10 @@ class Site:
         if self.process.stdout.readline().strip() != b"ready":
             raise RuntimeError(f"site {name} did not start")
 
-    def cpu_seconds(self) -> float:
-        """CPU of the whole site process (user + system), from ``/proc``."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICK
-
-    def request_cpu_seconds(self) -> float:
-        """CPU of the threads serving requests, while they served them."""
-        return float(requests.get(f"{self.url}/_bench/cpu", timeout=5).text)
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU of the threads serving requests (while they served them), and of the process."""
+        request, process = requests.get(f"{self.url}/_bench/cpu", timeout=5).json()
+        return float(request), float(process)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -146,20 +141,20 @@ def _batch(
     site: Site, browsers: list[Browser], per_browser: int, proxy: RTTProxy, fake: str, ca: Path
 ) -> Tally:
     """Logins from ``browsers`` at once; what they cost, seen from every side."""
-    cpu, conns, hellos = site.cpu_seconds(), proxy.connections, proxy.client_hellos
-    request_cpu = site.request_cpu_seconds()
+    (request_cpu, cpu), conns, hellos = site.cpu_seconds(), proxy.connections, proxy.client_hellos
     calls = _fake_calls(fake, ca)
     began = time.perf_counter()
     with ThreadPoolExecutor(len(browsers)) as pool:
         runs = pool.map(lambda b: [b.login() for _ in range(per_browser)], browsers)
         latencies = [latency for run in runs for latency in run]
     seconds = time.perf_counter() - began
+    request_cpu_after, cpu_after = site.cpu_seconds()
     return Tally(
         latencies=latencies,
         seconds=seconds,
         logins=len(latencies),
-        cpu=site.cpu_seconds() - cpu,
-        request_cpu=site.request_cpu_seconds() - request_cpu,
+        cpu=cpu_after - cpu,
+        request_cpu=request_cpu_after - request_cpu,
         connections=proxy.connections - conns,
         client_hellos=proxy.client_hellos - hellos,
         calls=_fake_calls(fake, ca) - calls,
@@ -203,7 +198,7 @@ def run_rtt(
         for name in SITES:  # warm up: first connections, first user, imports
             for _ in range(3):
                 browsers[name].login()
-        rounds = 4
+        rounds = 8
         sequential: dict[str, list[Tally]] = {name: [] for name in SITES}
         for _ in range(rounds):
             for name in SITES:
