@@ -80,19 +80,27 @@ def test_no_new_connection_after_the_first_login(app: Flask, fake_wechat: FakeWe
     assert fake_wechat.server.api_connections == warm
 
 
+def record_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: t.Any, name: str
+) -> list[tuple[t.Any, ...]]:
+    """The arguments of every call of ``owner.name`` from now on."""
+    seen: list[tuple[t.Any, ...]] = []
+    original = getattr(owner, name)
+
+    def recording(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        seen.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return seen
+
+
 def test_no_requests_session_per_call_after_warm_up(
     app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for ua in ("Mozilla/5.0", MICROMESSENGER_UA):  # both apps, each with its session
         log_in(app.test_client(), fake_wechat, ua=ua)
-    created: list[requests.Session] = []
-    init = requests.Session.__init__
-
-    def counting_init(session: requests.Session) -> None:
-        created.append(session)
-        init(session)
-
-    monkeypatch.setattr(requests.Session, "__init__", counting_init)
+    created = record_calls(monkeypatch, requests.Session, "__init__")
     for ua in ("Mozilla/5.0", MICROMESSENGER_UA) * 3:
         response, _ = log_in(app.test_client(), fake_wechat, ua=ua)
         assert response.status_code == 302
@@ -106,15 +114,7 @@ def test_no_typing_protocol_check_per_call(
     """requests 2.34 checks params and headers against typing protocols, which
     cost 6% of a login's instructions on Python 3.11; the calls avoid them."""
     log_in(app.test_client(), fake_wechat)
-    meta = type(t.Protocol)
-    checked: list[type] = []
-    check = meta.__instancecheck__
-
-    def counting_check(cls: type, instance: t.Any) -> bool:
-        checked.append(cls)
-        return bool(check(cls, instance))
-
-    monkeypatch.setattr(meta, "__instancecheck__", counting_check)
+    checked = record_calls(monkeypatch, type(t.Protocol), "__instancecheck__")
     for ua in ("Mozilla/5.0", MICROMESSENGER_UA):
         response, _ = log_in(app.test_client(), fake_wechat, ua=ua)
         assert response.status_code == 302
@@ -126,16 +126,7 @@ def test_connection_pool_looked_up_once_per_host(
     app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_in(app.test_client(), fake_wechat)
-    lookups: list[str | None] = []
-    lookup = urllib3.PoolManager.connection_from_host
-
-    def counting_lookup(
-        manager: urllib3.PoolManager, host: str | None, *a: t.Any, **k: t.Any
-    ) -> t.Any:
-        lookups.append(host)
-        return lookup(manager, host, *a, **k)
-
-    monkeypatch.setattr(urllib3.PoolManager, "connection_from_host", counting_lookup)
+    lookups = record_calls(monkeypatch, urllib3.PoolManager, "connection_from_host")
     for _ in range(3):
         log_in(app.test_client(), fake_wechat)
     assert calls(fake_wechat) == (4, 4)
