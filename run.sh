@@ -15,8 +15,8 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 BIN=$VENV/bin
-#: The extras the example site imports (Flask-SQLAlchemy for its users).
-EXAMPLE_EXTRAS=sqlalchemy
+#: The extras the example site imports (Flask-SQLAlchemy, Flask-Babel).
+EXAMPLE_EXTRAS=example
 #: The extras for the suite, the docs build and the linters.
 DEV_EXTRAS=test,docs,dev
 
@@ -48,6 +48,7 @@ command=${1:-}
 case $command in
 example)
     install "$EXAMPLE_EXTRAS"
+    echo "The example site in sandbox mode (no WeChat account needed): log in as a sample user."
     WECHAT_WEB_SANDBOX=1 exec "$BIN/flask" --app example run --debug "$@"
     ;;
 test)
@@ -67,6 +68,7 @@ docs)
     docs
     ;;
 bench)
+    sh scripts/system-deps.sh servers  # the three hosts: nginx, Redis, PostgreSQL
     install "$DEV_EXTRAS"
     exec "$BIN/python" -m benchmarks.login "$@"
     ;;

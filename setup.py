@@ -44,6 +44,8 @@ setup(
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
+        # What example/ imports, and nothing more: ./run.sh example installs it.
+        "example": ["Flask-SQLAlchemy>=3.1", "Flask-Babel>=4.0"],
         "testing": TESTING,
         "test": [
             *TESTING,

@@ -8,6 +8,6 @@ python=${2:-python3}
 [ -x "$dir/bin/python" ] && exit 0
 "$python" -m venv "$dir" >/dev/null 2>&1 || {
     rm -rf "$dir"
-    sh "$(dirname "$0")/system-deps.sh" python3-venv
+    sh "$(dirname "$0")/apt-install.sh" python3-venv
     "$python" -m venv "$dir"
 }
