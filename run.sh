@@ -33,8 +33,8 @@ install() {
 }
 
 lint() {
-    "$BIN/ruff" check flask_wechat_web tests example benchmarks
-    "$BIN/ruff" format --check flask_wechat_web tests example benchmarks
+    "$BIN/ruff" check flask_wechat_web tests example benchmarks scripts
+    "$BIN/ruff" format --check flask_wechat_web tests example benchmarks scripts
     "$BIN/mypy" --strict flask_wechat_web
 }
 

@@ -389,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logins", type=int, default=120, help="sequential logins per site")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
+    missing = topology.missing_servers()
+    if missing:  # before minutes of work, not in a traceback after them
+        parser.exit(2, f"error: missing {', '.join(missing)}: ./run.sh bench installs them\n")
     rtts = [0.0, 0.030] + ([0.100] if args.long else [])
     RESULTS.mkdir(parents=True, exist_ok=True)
     with fake_wechat() as (config, ca_file):

@@ -50,6 +50,8 @@ FAKE = "127.0.0.20"
 RTT = 0.030
 WORKERS = 2
 THREADS = 4
+#: Debian's nginx.
+NGINX = "/usr/sbin/nginx"
 #: Seconds nginx leaves out a host after it failed a request.
 FAIL_TIMEOUT = 3
 #: The request header naming a request's login and step, written to every access log.
@@ -226,6 +228,18 @@ class Service:
         return total / _CLOCK_TICK
 
 
+def missing_servers() -> list[str]:
+    """The Debian packages of the servers this run starts that are not installed."""
+    missing = []
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        missing.append("postgresql")
+    if not Path(NGINX).is_file():
+        missing.append("nginx")
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    return missing
+
+
 class Postgres(Service):
     """A PostgreSQL cluster of its own (the fault run stops and starts it)."""
 
@@ -324,7 +338,7 @@ class Nginx(Service):
                 listen=f"{BALANCER}:{port}",
             )
         )
-        argv = ["/usr/sbin/nginx", "-p", base, "-e", base / "error.log", "-c", conf]
+        argv = [NGINX, "-p", base, "-e", base / "error.log", "-c", conf]
         super().__init__(argv, BALANCER, port, base / "nginx.log")
         self.url = f"http://{BALANCER}:{port}"
         self.access_log = base / "access.log"

@@ -18,10 +18,10 @@ import threading
 import types
 from pathlib import Path
 
+from login_as import log_in
 from werkzeug.serving import make_server
 
 from flask_wechat_web.testing import FakeWeChat
-from login_as import log_in
 
 #: A sample user of the fake, and what the README's home page says to them.
 NAME = "Alice Smith"
@@ -47,8 +47,11 @@ def main() -> None:
         site = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=site.serve_forever, daemon=True).start()
         try:
-            fake.add_app(app.config["WECHAT_WEB_APPID"], app.config["WECHAT_WEB_SECRET"], domain="127.0.0.1")
-            app.config.update({key: url for key, url in fake.config().items() if key.endswith("_URL")})
+            config = app.config
+            fake.add_app(
+                config["WECHAT_WEB_APPID"], config["WECHAT_WEB_SECRET"], domain="127.0.0.1"
+            )
+            config.update({key: url for key, url in fake.config().items() if key.endswith("_URL")})
             page = log_in(f"http://127.0.0.1:{site.server_port}/", NAME)
         finally:
             site.shutdown()
