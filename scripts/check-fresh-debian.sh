@@ -4,8 +4,9 @@
 # Proves the README's two commands on a fresh minimal Debian bookworm: makes a
 # debootstrap root (minbase, from the Debian mirror this machine's apt uses),
 # installs python3 and git only, clones this checkout's HEAD into it, runs the
-# README's test command, then its example command on a second fresh clone,
-# logs in through the sandbox with curl and stops the site. Prints each step's
+# README's example command, logs in through the sandbox as a person would
+# (scripts/login_as.py), stops the site and lists the Debian packages it
+# added, then runs the README's test command on a second fresh clone. Prints each step's
 # outcome and time; logs go to ROOT_DIR/logs. Takes many minutes: not for CI.
 #
 # Copied from this machine into the root: the Debian apt sources, the CA
@@ -129,15 +130,14 @@ example_up() {
 }
 # Log in as Alice through the sandbox's consent page, as a browser would.
 sandbox_login() {
-    base=$(cat "$logs/example.url")
-    jar=$logs/cookies
-    consent=$(curl -sfL -c "$jar" -b "$jar" "$base/wechat/login")
-    query=$(printf '%s' "$consent" | sed -n 's/.*name="query" value="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g')
-    [ -n "$query" ] || { echo "no consent form in:"; printf '%s\n' "$consent"; return 1; }
-    page=$(curl -sfL -c "$jar" -b "$jar" --data-urlencode endpoint=qrconnect \
-        --data-urlencode "query=$query" --data-urlencode user=alice "$base/_wechat_sandbox/connect/confirm")
-    printf '%s' "$page" | grep -q "Alice Smith" || { printf '%s\n' "$page"; return 1; }
-    echo "logged in as Alice Smith"
+    in_root "/root/example-clone/.venv/bin/python /root/example-clone/scripts/login_as.py $(cat "$logs/example.url")/wechat/login 'Alice Smith'"
+}
+# The example brought no Debian package but python3-venv's: no browser, database or server.
+example_footprint() {
+    in_root 'dpkg-query -W -f "\${Package}\n"' | sort >"$logs/packages-after-example"
+    comm -13 "$logs/packages-before-example" "$logs/packages-after-example" | tee "$logs/example-debs"
+    echo "$(wc -l <"$logs/example-debs") Debian packages added; the example's .venv: $(du -sm "$root/root/example-clone/.venv" | cut -f1) MB"
+    ! grep -E '^(chromium|nodejs|postgresql|nginx|redis-server|fonts-)' "$logs/example-debs"
 }
 example_stop() {
     kill_in_root  # the site and its reloader
@@ -152,12 +152,15 @@ example_stop() {
 echo "Fresh Debian bookworm (minbase) in $root, mirror $mirror, checkout $(git -C "$repo" rev-parse --short HEAD)"
 step debootstrap bootstrap
 [ $failed -eq 0 ] && step python3-and-git prepare_root
-[ $failed -eq 0 ] && step clone clone "$project"
-[ $failed -eq 0 ] && step "./run.sh test" in_root "cd $project && ./run.sh test"
+# The example first, on the untouched root: what a newcomer's first command installs.
 [ $failed -eq 0 ] && step clone-for-example clone /root/example-clone
+[ $failed -eq 0 ] && in_root 'dpkg-query -W -f "\${Package}\n"' | sort >"$logs/packages-before-example"
 [ $failed -eq 0 ] && step "./run.sh example" example_up
 [ $failed -eq 0 ] && step sandbox-login sandbox_login
 [ $failed -eq 0 ] && step stop-example example_stop
+[ $failed -eq 0 ] && step example-footprint example_footprint
+[ $failed -eq 0 ] && step clone clone "$project"
+[ $failed -eq 0 ] && step "./run.sh test" in_root "cd $project && ./run.sh test"
 grep -E '^=+ .*(passed|failed).* in .*=+$' "$logs/__run_sh_test.log" 2>/dev/null | tail -n 1 || true
 echo "total $(($(date +%s) - started))s: $([ $failed -eq 0 ] && echo ALL OK || echo FAILED); logs in $logs"
 exit $failed
