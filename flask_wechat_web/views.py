@@ -87,7 +87,7 @@ def _state() -> WeChatWebState:
     from .extension import get_state
 
     state = get_state()
-    state.check_config()  # for apps that set their config after init_app
+    state.check_logins()  # for apps that set their config after init_app; not on a relay only
     if _no_session():
         raise ConfigurationError(_session.NO_SESSION)
     return state

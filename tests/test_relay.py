@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -372,6 +373,72 @@ def test_a_relay_only_site_logs_nobody_in(relay: Flask) -> None:
     response = relay.test_client().get("/wechat/login")
     assert response.status_code == 500  # a ConfigurationError: the page for the site owner
     assert "only relays" in response.get_data(as_text=True)
+
+
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
+IN_WECHAT = f"{PHONE} MicroMessenger/8.0.47"
+
+
+def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
+    relay: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = relay.test_client()
+    rules = [rule for rule in relay.url_map.iter_rules() if rule.endpoint.startswith("wechat.")]
+    assert {rule.endpoint for rule in rules} == {
+        "wechat.login",
+        "wechat.qrcode",
+        "wechat.authorized",
+        "wechat.logout",
+        "wechat.relay",
+    }
+    queries = ["", "?next=/account", "?mode=qr", "?mode=mp", f"?code=CODE1234&state={RANDOM}"]
+    for rule in rules:
+        if rule.endpoint == "wechat.relay":
+            continue
+        methods = set(rule.methods or ()) - {"OPTIONS"}
+        if rule.endpoint == "wechat.authorized":
+            methods.discard("HEAD")  # a HEAD never reaches the callback (405)
+        for method, query, agent in itertools.product(
+            sorted(methods), queries, ["", PHONE, IN_WECHAT]
+        ):
+            response = client.open(
+                f"{rule.rule}{query}", method=method, headers={"User-Agent": agent}
+            )
+            where = f"{method} {rule.rule}{query} {agent}"
+            assert response.status_code == 500, where
+            assert response.headers["Cache-Control"] == "no-store", where
+            if method != "HEAD":
+                body = response.get_data(as_text=True)
+                assert "only relays" in body and "Traceback" not in body, where
+                assert "CODE1234" not in body, where
+    assert "only relays" in caplog.text and "CODE1234" not in caplog.text
+    # No sandbox on this site; and the relay itself still forwards.
+    assert client.get("/_wechat_sandbox/connect/qrconnect").status_code == 404
+    forwarded = client.get(f"/wechat/relay?code=CODE1234&state={relayed_state('shop')}")
+    assert forwarded.status_code == 302
+    assert forwarded.location.startswith("https://shop.example.com/wechat/authorized?code=CODE1234")
+
+
+def test_a_relay_only_sites_own_page_with_the_embedded_qr_gets_the_setup_page(relay: Flask) -> None:
+    relay.add_url_rule(
+        "/sign-in", "sign_in", lambda: render_template_string("{{ wechat_qrcode_options() }}")
+    )
+    response = relay.test_client().get("/sign-in")
+    assert response.status_code == 500 and "only relays" in response.get_data(as_text=True)
+
+
+def test_a_relay_with_the_sandbox_logs_in_through_the_sandbox() -> None:
+    # The sandbox fills in its sample credentials, so the site is no longer relay-only.
+    client = relay_app(WECHAT_WEB_SANDBOX=True).test_client()
+    for path in ("/wechat/login", "/wechat/qrcode", "/wechat/logout", "/wechat/authorized"):
+        for agent in ("", PHONE, IN_WECHAT):
+            response = client.get(path, headers={"User-Agent": agent})
+            assert response.status_code in (200, 302, 400), (path, agent)
+    location = client.get("/wechat/login?mode=qr").location
+    assert location.startswith("/_wechat_sandbox/connect/qrconnect?")
+    assert client.get(location).status_code == 200
+    forwarded = client.get(f"/wechat/relay?code=CODE1234&state={relayed_state('shop')}")
+    assert forwarded.status_code == 302
 
 
 def test_relay_logs_why_and_never_the_code(relay: Flask, caplog: pytest.LogCaptureFixture) -> None:
