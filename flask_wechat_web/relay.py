@@ -233,7 +233,7 @@ def register(setup: BlueprintSetupState) -> None:
     found = problems(config)
     if found:
         raise ConfigurationError("Flask-WeChat-Web is not configured:\n" + "\n".join(found))
-    setup.add_url_rule("/relay", "relay", relay)
+    setup.add_url_rule("/relay", "relay", relay, provide_automatic_options=False)
 
 
 class _Refused(Exception):

@@ -98,10 +98,14 @@ def create_blueprint() -> Blueprint:
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
     bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
-    bp.add_url_rule("/login", "login", login)
-    bp.add_url_rule("/authorized", "authorized", authorized)
-    bp.add_url_rule("/qrcode", "qrcode", qrcode)
-    bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    # No automatic OPTIONS: every route is a navigation that needs no CORS
+    # preflight, so OPTIONS gets 405 like any other method a route refuses.
+    bp.add_url_rule("/login", "login", login, provide_automatic_options=False)
+    bp.add_url_rule("/authorized", "authorized", authorized, provide_automatic_options=False)
+    bp.add_url_rule("/qrcode", "qrcode", qrcode, provide_automatic_options=False)
+    bp.add_url_rule(
+        "/logout", "logout", logout, methods=["GET", "POST"], provide_automatic_options=False
+    )
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
 

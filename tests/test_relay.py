@@ -364,9 +364,14 @@ def test_relay_refuses_and_forwards_nothing(relay: Flask, query: str) -> None:
     assert_forwarded_nothing(response, "CODE1234")
 
 
-def test_relay_refuses_other_methods(relay: Flask) -> None:
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+def test_relay_refuses_other_methods(relay: Flask, method: str) -> None:
+    # docs/relay.rst: every method but GET and HEAD gets 405, OPTIONS too.
     query = f"code=CODE1234&state={relayed_state('shop')}"
-    assert relay.test_client().post(f"/wechat/relay?{query}").status_code == 405
+    response = relay.test_client().open(f"/wechat/relay?{query}", method=method)
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+    assert "CODE1234" not in response.get_data(as_text=True)
 
 
 def test_a_relay_only_site_logs_nobody_in(relay: Flask) -> None:
