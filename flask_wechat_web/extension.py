@@ -45,6 +45,7 @@ from .storage import SessionStorage, TokenStorage, compact_token, same_account
 from .views import (
     configuration_error_page,
     create_blueprint,
+    private_routing_answers,
     safe_next,
     site_root,
 )
@@ -176,6 +177,7 @@ class WeChatWeb:
         self._init_login_manager(app)
         app.url_build_error_handlers.append(self._unregistered_blueprint)
         app.register_error_handler(ConfigurationError, configuration_error_page)
+        app.after_request(private_routing_answers)
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
         # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).

@@ -119,6 +119,35 @@ def _private_headers(response: Response) -> Response:
     return response
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
+def private_routing_answers(response: Response) -> Response:
+    """App-wide: keep codes private in the answers routing gives before any view.
+
+    Werkzeug answers a path with merged slashes (``/wechat//relay?code=``)
+    with a 308 whose ``Location`` and body repeat the code, and a method or
+    path it cannot route with a 405 or 404, all before the blueprint's own
+    hooks could run. Those answers under the blueprint, or to any request
+    whose query carries a ``code``, get the blueprint's private headers. Every
+    request the site routes costs one attribute check.
+    """
+    if request.routing_exception is not None and ("code" in request.args or _under_blueprint()):
+        _private_headers(response)
+    return response
+
+
+def _under_blueprint() -> bool:
+    """Whether the request's path, slashes merged, is under where ``wechat.login`` is."""
+    path = _SLASHES.sub("/", request.path)
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint == "wechat.login":
+            prefix = rule.rule.removesuffix("/login")
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return True
+    return False
+
+
 def login() -> Response:
     """Send the browser to WeChat's QR page, or its in-WeChat authorize page.
 

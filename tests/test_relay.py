@@ -446,6 +446,58 @@ def test_a_relay_with_the_sandbox_logs_in_through_the_sandbox() -> None:
     assert forwarded.status_code == 302
 
 
+@pytest.mark.parametrize("prefix", ["/wechat", "/auth/wechat"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/relay"),  # the relay's own 302
+        ("GET", "//relay"),  # Werkzeug's merge_slashes 308, before any hook of the blueprint
+        ("GET", "///relay"),
+        ("GET", "//authorized"),
+        ("HEAD", "//authorized"),
+        ("GET", "//login"),
+        ("GET", "/relay/"),  # 404
+        ("GET", "/authorized/"),
+        ("GET", "/nothing"),
+        ("POST", "//relay"),  # 405
+        ("PUT", "/authorized"),
+        ("OPTIONS", "/relay"),
+        ("OPTIONS", "//relay"),
+    ],
+)
+def test_every_answer_carrying_a_code_is_private(
+    fake_wechat: FakeWeChat, prefix: str, method: str, path: str
+) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_RELAY_SITES=SITES, WECHAT_WEB_URL_PREFIX=prefix)
+    query = f"code=CODE1234&state={relayed_state('shop')}"
+    response = app.test_client().open(
+        f"{prefix}{path}?{query}", method=method, environ_overrides={"PATH_INFO": prefix + path}
+    )
+    assert response.status_code in (302, 308, 404, 405)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/private//", "/nowhere", "/private/x"])
+def test_the_sites_own_routing_answers_carrying_a_code_are_private(
+    fake_wechat: FakeWeChat, path: str
+) -> None:
+    app, _ = make_app(fake_wechat)
+    response = app.test_client().get(f"{path}?code=CODE1234", environ_overrides={"PATH_INFO": path})
+    assert response.status_code in (302, 308, 404)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_sites_own_answers_are_left_alone(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    client = app.test_client()
+    for path in ("/?code=CODE1234", "/nowhere", "//private"):
+        response = client.get(path, environ_overrides={"PATH_INFO": path.partition("?")[0]})
+        assert "Cache-Control" not in response.headers, path
+        assert "Referrer-Policy" not in response.headers, path
+
+
 def test_relay_logs_why_and_never_the_code(relay: Flask, caplog: pytest.LogCaptureFixture) -> None:
     relay.test_client().get(f"/wechat/relay?code=CODE1234&state={relayed_state('evil')}")
     assert "names no site" in caplog.text and "CODE1234" not in caplog.text
