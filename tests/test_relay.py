@@ -190,6 +190,40 @@ def test_allow_list_refuses_all_but_urls_and_narrow_patterns(value: t.Any) -> No
     assert isinstance(parse_site("shop", value), str)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://*.com.cn",
+        "https://*.co.uk",
+        "https://*.github.io",  # private suffixes count too: anyone gets a name there
+        "https://*.vercel.app",
+        "https://*.s3.amazonaws.com",
+        "https://*.xn--fiqs8s",  # .中国
+        "https://*.example",  # an unknown top-level domain is a suffix as well
+    ],
+)
+def test_a_pattern_over_a_public_suffix_is_refused_at_init_app(value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        relay_app(WECHAT_WEB_RELAY_SITES={"preview": value})
+    message = caught.value.message
+    assert "WECHAT_WEB_RELAY_SITES['preview']" in message and "Public Suffix List" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://*.preview.example.com",
+        "https://*.example.com.cn",
+        "https://*.shop.example.co.uk",
+        "https://*.mine.github.io",  # one user's own pages
+        "http://*.preview.test:8000",
+    ],
+)
+def test_a_pattern_under_a_registrable_domain_is_accepted(value: str) -> None:
+    assert not isinstance(parse_site("preview", value), str)
+
+
 def test_allow_list_reads_origins_full_urls_and_patterns() -> None:
     site = parse_site("shop", "https://shop.example.com")
     assert not isinstance(site, str)
