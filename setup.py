@@ -41,6 +41,9 @@ setup(
         "Authlib>=1.6.11",
         "requests>=2.32",
         "Babel>=2.12",
+        # The Public Suffix List, shipped with the package (no fetch at run
+        # time): a relay pattern may not stand over a public suffix.
+        "publicsuffixlist>=1.0.2",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],

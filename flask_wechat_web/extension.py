@@ -31,7 +31,7 @@ from .client import (
     is_expired,
     parse_body,
 )
-from .config import DEFAULTS, LANGUAGES, problems
+from .config import DEFAULTS, LANGUAGES, problems, relay_only
 from .errors import (
     NO_TOKEN,
     ConfigurationError,
@@ -45,6 +45,7 @@ from .storage import SessionStorage, TokenStorage, compact_token, same_account
 from .views import (
     configuration_error_page,
     create_blueprint,
+    private_routing_answers,
     safe_next,
     site_root,
 )
@@ -176,6 +177,7 @@ class WeChatWeb:
         self._init_login_manager(app)
         app.url_build_error_handlers.append(self._unregistered_blueprint)
         app.register_error_handler(ConfigurationError, configuration_error_page)
+        app.after_request(private_routing_answers)
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
         # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).
@@ -426,14 +428,22 @@ class WeChatWebState:
     def has_mp(self) -> bool:
         return bool(self.config["WECHAT_WEB_MP_APPID"])
 
-    def remote(self, flow: str) -> WeChatRemoteApp:
-        """The Authlib remote app for ``flow``, registered on first use."""
+    def check_logins(self) -> None:
+        """:meth:`check_config`, and refuse on a site that only relays callbacks.
+
+        Every route but the relay, and every helper that starts a login or
+        calls WeChat, goes through here: such a site has no AppID to log in with.
+        """
         self.check_config()
-        if not self.config.get(_FLOWS[flow][0]):
+        if relay_only(self.config):
             raise ConfigurationError(
-                f"{_FLOWS[flow][0]} is not set: this site only relays WeChat's callbacks "
+                "WECHAT_WEB_APPID is not set: this site only relays WeChat's callbacks "
                 "(WECHAT_WEB_RELAY_SITES) and cannot log anyone in itself."
             )
+
+    def remote(self, flow: str) -> WeChatRemoteApp:
+        """The Authlib remote app for ``flow``, registered on first use."""
+        self.check_logins()
         name = _REMOTE_NAMES[flow]
         client = self.registry.create_client(name)
         if client is None:
@@ -506,6 +516,7 @@ class WeChatWebState:
 
     def start_login(self, flow: str, next_url: str, *, in_frame: bool = False) -> str:
         """Remember a new pending login; its state."""
+        self.check_logins()
         ttl = self.config["WECHAT_WEB_STATE_TTL"]
         prefix = state_prefix()
         now = self.extension.clock()

@@ -8,19 +8,25 @@ Flask-Babel, else ``WECHAT_WEB_UI_LOCALE``, else the best of the browser's
 ``Accept-Language``, else ``zh_CN``. Flask-Babel only picks the language: the
 catalogs are always read with Babel's :class:`~babel.support.Translations`,
 with or without it.
+
+Babel is imported on first use, when a page or message is translated: the
+package (and so the pytest plugin, which pytest loads in every project that
+has it installed) imports this module without it.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections import UserString
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError, parse_locale
-from babel.support import LazyProxy, NullTranslations, Translations
 from flask import current_app, g, has_app_context, has_request_context, request
 from markupsafe import Markup
+
+if t.TYPE_CHECKING:
+    from babel.support import NullTranslations
 
 #: The extension's gettext domain (``<locale>/LC_MESSAGES/flask_wechat_web.mo``).
 DOMAIN = "flask_wechat_web"
@@ -39,6 +45,8 @@ def supported_locale(tag: str) -> str | None:
     tag names no script, Babel's likely subtags tell it (``zh-HK`` is
     ``zh_Hant_HK``, ``zh-SG`` is ``zh_Hans_SG``).
     """
+    from babel import Locale, UnknownLocaleError, parse_locale
+
     identifier = tag.replace("-", "_")
     try:
         language, _, script, _ = parse_locale(identifier)[:4]
@@ -94,6 +102,8 @@ def current_locale() -> str:
 @cache
 def translations(locale: str) -> NullTranslations:
     """The catalog of ``locale``; English, the source language, has none."""
+    from babel.support import Translations
+
     return Translations.load(str(TRANSLATIONS_DIR), [locale], DOMAIN)
 
 
@@ -102,13 +112,24 @@ def gettext(message: str) -> str:
     return translations(current_locale()).gettext(message)
 
 
+class _LazyText(UserString):
+    """A text that behaves as a ``str`` and is translated each time it is read."""
+
+    def __init__(self, message: str) -> None:  # no UserString.__init__: ``data`` is read
+        self.message = message
+
+    @property
+    def data(self) -> str:  # type: ignore[override]
+        return gettext(self.message)
+
+
 def lazy_gettext(message: str) -> str:
     """``message``, translated each time it is used (for class attributes).
 
-    A :class:`babel.support.LazyProxy` that behaves as a ``str``; pass
+    It behaves as a ``str`` (a :class:`~collections.UserString`); pass
     ``str(value)`` where a real string is needed (a flash, JSON).
     """
-    return t.cast(str, LazyProxy(gettext, message, enable_cache=False))
+    return t.cast(str, _LazyText(message))
 
 
 def gettext_noop(message: str) -> str:

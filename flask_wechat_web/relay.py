@@ -22,6 +22,7 @@ secret and redeems nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import typing as t
@@ -33,6 +34,9 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from .errors import ConfigurationError
+
+if t.TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 logger = logging.getLogger(__name__)
 
@@ -133,15 +137,34 @@ def parse_site(site_id: t.Any, value: t.Any) -> RelaySite | str:
         )
     if parts.scheme not in ("http", "https") or not _HOST.fullmatch(domain):
         return f"{where} must be an http(s) URL with a lowercase host name or IPv4: {example}."
-    if wildcard and ("." not in domain or domain.replace(".", "").isdigit()):
+    if wildcard and domain.replace(".", "").isdigit():
         return (
-            f"{where}: a pattern is '*' as the whole first label of a domain of at least "
-            "two labels that only you control, e.g. 'https://*.preview.example.com'."
+            f"{where}: a pattern is '*' as the whole first label of a domain name that "
+            "only you control, never of an IP address, e.g. 'https://*.preview.example.com'."
+        )
+    if wildcard and _public_suffixes().is_public(domain):
+        return (
+            f"{where}: '*' stands in front of a public suffix of the Public Suffix List "
+            "(such as 'com', 'com.cn', 'co.uk' or 'github.io'), under which anyone can get "
+            "a name and so receive codes: put it in front of a domain that only you "
+            "control, e.g. 'https://*.preview.example.com'."
         )
     path = parts.path if parts.path not in ("", "/") else DEFAULT_CALLBACK_PATH
     if not _PATH.fullmatch(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
         return f"{where} has a path that is not a plain callback path: {example}."
     return RelaySite(site_id, parts.scheme, domain, wildcard, port, path)
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List ``publicsuffixlist`` ships, loaded once when a pattern is read.
+
+    Its ICANN and private sections alike (``github.io`` counts), and never
+    fetched: the list is the installed package's.
+    """
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
 
 
 def parse_sites(value: t.Any) -> tuple[dict[str, RelaySite], list[str]]:
@@ -233,7 +256,7 @@ def register(setup: BlueprintSetupState) -> None:
     found = problems(config)
     if found:
         raise ConfigurationError("Flask-WeChat-Web is not configured:\n" + "\n".join(found))
-    setup.add_url_rule("/relay", "relay", relay)
+    setup.add_url_rule("/relay", "relay", relay, provide_automatic_options=False)
 
 
 class _Refused(Exception):

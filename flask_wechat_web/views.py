@@ -87,7 +87,7 @@ def _state() -> WeChatWebState:
     from .extension import get_state
 
     state = get_state()
-    state.check_config()  # for apps that set their config after init_app
+    state.check_logins()  # for apps that set their config after init_app; not on a relay only
     if _no_session():
         raise ConfigurationError(_session.NO_SESSION)
     return state
@@ -98,10 +98,14 @@ def create_blueprint() -> Blueprint:
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
     bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
-    bp.add_url_rule("/login", "login", login)
-    bp.add_url_rule("/authorized", "authorized", authorized)
-    bp.add_url_rule("/qrcode", "qrcode", qrcode)
-    bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    # No automatic OPTIONS: every route is a navigation that needs no CORS
+    # preflight, so OPTIONS gets 405 like any other method a route refuses.
+    bp.add_url_rule("/login", "login", login, provide_automatic_options=False)
+    bp.add_url_rule("/authorized", "authorized", authorized, provide_automatic_options=False)
+    bp.add_url_rule("/qrcode", "qrcode", qrcode, provide_automatic_options=False)
+    bp.add_url_rule(
+        "/logout", "logout", logout, methods=["GET", "POST"], provide_automatic_options=False
+    )
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
 
@@ -113,6 +117,35 @@ def _private_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     return response
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def private_routing_answers(response: Response) -> Response:
+    """App-wide: keep codes private in the answers routing gives before any view.
+
+    Werkzeug answers a path with merged slashes (``/wechat//relay?code=``)
+    with a 308 whose ``Location`` and body repeat the code, and a method or
+    path it cannot route with a 405 or 404, all before the blueprint's own
+    hooks could run. Those answers under the blueprint, or to any request
+    whose query carries a ``code``, get the blueprint's private headers. Every
+    request the site routes costs one attribute check.
+    """
+    if request.routing_exception is not None and ("code" in request.args or _under_blueprint()):
+        _private_headers(response)
+    return response
+
+
+def _under_blueprint() -> bool:
+    """Whether the request's path, slashes merged, is under where ``wechat.login`` is."""
+    path = _SLASHES.sub("/", request.path)
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint == "wechat.login":
+            prefix = rule.rule.removesuffix("/login")
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return True
+    return False
 
 
 def login() -> Response:

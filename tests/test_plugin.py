@@ -45,7 +45,7 @@ def test_loading_the_plugin_imports_neither_the_fake_nor_the_extension() -> None
     # pytest loads the plugin in every project that has the package installed.
     code = (
         "import sys, flask_wechat_web.testing.pytest_plugin\n"
-        "heavy = ['authlib', 'requests', 'cheroot', 'flask_wechat_web.extension',"
+        "heavy = ['authlib', 'requests', 'cheroot', 'babel', 'flask_wechat_web.extension',"
         " 'flask_wechat_web.testing.fake']\n"
         "print([name for name in heavy if name in sys.modules])\n"
     )

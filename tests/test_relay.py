@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -189,6 +190,40 @@ def test_allow_list_refuses_all_but_urls_and_narrow_patterns(value: t.Any) -> No
     assert isinstance(parse_site("shop", value), str)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://*.com.cn",
+        "https://*.co.uk",
+        "https://*.github.io",  # private suffixes count too: anyone gets a name there
+        "https://*.vercel.app",
+        "https://*.s3.amazonaws.com",
+        "https://*.xn--fiqs8s",  # .中国
+        "https://*.example",  # an unknown top-level domain is a suffix as well
+    ],
+)
+def test_a_pattern_over_a_public_suffix_is_refused_at_init_app(value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        relay_app(WECHAT_WEB_RELAY_SITES={"preview": value})
+    message = caught.value.message
+    assert "WECHAT_WEB_RELAY_SITES['preview']" in message and "Public Suffix List" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://*.preview.example.com",
+        "https://*.example.com.cn",
+        "https://*.shop.example.co.uk",
+        "https://*.mine.github.io",  # one user's own pages
+        "http://*.preview.test:8000",
+    ],
+)
+def test_a_pattern_under_a_registrable_domain_is_accepted(value: str) -> None:
+    assert not isinstance(parse_site("preview", value), str)
+
+
 def test_allow_list_reads_origins_full_urls_and_patterns() -> None:
     site = parse_site("shop", "https://shop.example.com")
     assert not isinstance(site, str)
@@ -363,15 +398,138 @@ def test_relay_refuses_and_forwards_nothing(relay: Flask, query: str) -> None:
     assert_forwarded_nothing(response, "CODE1234")
 
 
-def test_relay_refuses_other_methods(relay: Flask) -> None:
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+def test_relay_refuses_other_methods(relay: Flask, method: str) -> None:
+    # docs/relay.rst: every method but GET and HEAD gets 405, OPTIONS too.
     query = f"code=CODE1234&state={relayed_state('shop')}"
-    assert relay.test_client().post(f"/wechat/relay?{query}").status_code == 405
+    response = relay.test_client().open(f"/wechat/relay?{query}", method=method)
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+    assert "CODE1234" not in response.get_data(as_text=True)
 
 
 def test_a_relay_only_site_logs_nobody_in(relay: Flask) -> None:
     response = relay.test_client().get("/wechat/login")
     assert response.status_code == 500  # a ConfigurationError: the page for the site owner
     assert "only relays" in response.get_data(as_text=True)
+
+
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
+IN_WECHAT = f"{PHONE} MicroMessenger/8.0.47"
+
+
+def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
+    relay: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = relay.test_client()
+    rules = [rule for rule in relay.url_map.iter_rules() if rule.endpoint.startswith("wechat.")]
+    assert {rule.endpoint for rule in rules} == {
+        "wechat.login",
+        "wechat.qrcode",
+        "wechat.authorized",
+        "wechat.logout",
+        "wechat.relay",
+    }
+    queries = ["", "?next=/account", "?mode=qr", "?mode=mp", f"?code=CODE1234&state={RANDOM}"]
+    for rule in rules:
+        if rule.endpoint == "wechat.relay":
+            continue
+        methods = set(rule.methods or ()) - {"OPTIONS"}
+        if rule.endpoint == "wechat.authorized":
+            methods.discard("HEAD")  # a HEAD never reaches the callback (405)
+        for method, query, agent in itertools.product(
+            sorted(methods), queries, ["", PHONE, IN_WECHAT]
+        ):
+            response = client.open(
+                f"{rule.rule}{query}", method=method, headers={"User-Agent": agent}
+            )
+            where = f"{method} {rule.rule}{query} {agent}"
+            assert response.status_code == 500, where
+            assert response.headers["Cache-Control"] == "no-store", where
+            if method != "HEAD":
+                body = response.get_data(as_text=True)
+                assert "only relays" in body and "Traceback" not in body, where
+                assert "CODE1234" not in body, where
+    assert "only relays" in caplog.text and "CODE1234" not in caplog.text
+    # No sandbox on this site; and the relay itself still forwards.
+    assert client.get("/_wechat_sandbox/connect/qrconnect").status_code == 404
+    forwarded = client.get(f"/wechat/relay?code=CODE1234&state={relayed_state('shop')}")
+    assert forwarded.status_code == 302
+    assert forwarded.location.startswith("https://shop.example.com/wechat/authorized?code=CODE1234")
+
+
+def test_a_relay_only_sites_own_page_with_the_embedded_qr_gets_the_setup_page(relay: Flask) -> None:
+    relay.add_url_rule(
+        "/sign-in", "sign_in", lambda: render_template_string("{{ wechat_qrcode_options() }}")
+    )
+    response = relay.test_client().get("/sign-in")
+    assert response.status_code == 500 and "only relays" in response.get_data(as_text=True)
+
+
+def test_a_relay_with_the_sandbox_logs_in_through_the_sandbox() -> None:
+    # The sandbox fills in its sample credentials, so the site is no longer relay-only.
+    client = relay_app(WECHAT_WEB_SANDBOX=True).test_client()
+    for path in ("/wechat/login", "/wechat/qrcode", "/wechat/logout", "/wechat/authorized"):
+        for agent in ("", PHONE, IN_WECHAT):
+            response = client.get(path, headers={"User-Agent": agent})
+            assert response.status_code in (200, 302, 400), (path, agent)
+    location = client.get("/wechat/login?mode=qr").location
+    assert location.startswith("/_wechat_sandbox/connect/qrconnect?")
+    assert client.get(location).status_code == 200
+    forwarded = client.get(f"/wechat/relay?code=CODE1234&state={relayed_state('shop')}")
+    assert forwarded.status_code == 302
+
+
+@pytest.mark.parametrize("prefix", ["/wechat", "/auth/wechat"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/relay"),  # the relay's own 302
+        ("GET", "//relay"),  # Werkzeug's merge_slashes 308, before any hook of the blueprint
+        ("GET", "///relay"),
+        ("GET", "//authorized"),
+        ("HEAD", "//authorized"),
+        ("GET", "//login"),
+        ("GET", "/relay/"),  # 404
+        ("GET", "/authorized/"),
+        ("GET", "/nothing"),
+        ("POST", "//relay"),  # 405
+        ("PUT", "/authorized"),
+        ("OPTIONS", "/relay"),
+        ("OPTIONS", "//relay"),
+    ],
+)
+def test_every_answer_carrying_a_code_is_private(
+    fake_wechat: FakeWeChat, prefix: str, method: str, path: str
+) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_RELAY_SITES=SITES, WECHAT_WEB_URL_PREFIX=prefix)
+    query = f"code=CODE1234&state={relayed_state('shop')}"
+    response = app.test_client().open(
+        f"{prefix}{path}?{query}", method=method, environ_overrides={"PATH_INFO": prefix + path}
+    )
+    assert response.status_code in (302, 308, 404, 405)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/private//", "/nowhere", "/private/x"])
+def test_the_sites_own_routing_answers_carrying_a_code_are_private(
+    fake_wechat: FakeWeChat, path: str
+) -> None:
+    app, _ = make_app(fake_wechat)
+    response = app.test_client().get(f"{path}?code=CODE1234", environ_overrides={"PATH_INFO": path})
+    assert response.status_code in (302, 308, 404)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_sites_own_answers_are_left_alone(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    client = app.test_client()
+    for path in ("/?code=CODE1234", "/nowhere", "//private"):
+        response = client.get(path, environ_overrides={"PATH_INFO": path.partition("?")[0]})
+        assert "Cache-Control" not in response.headers, path
+        assert "Referrer-Policy" not in response.headers, path
 
 
 def test_relay_logs_why_and_never_the_code(relay: Flask, caplog: pytest.LogCaptureFixture) -> None:

@@ -270,6 +270,24 @@ def test_head_does_not_consume_the_state(client: FlaskClient, fake_wechat: FakeW
     assert client.get(callback).status_code == 302
 
 
+def test_no_route_answers_options(app: Flask) -> None:
+    # Every route is a top-level navigation: none needs a CORS preflight, and
+    # an OPTIONS answers 405 like any other method a route does not take.
+    client = app.test_client()
+    allowed = {
+        "wechat.login": {"GET", "HEAD"},
+        "wechat.qrcode": {"GET", "HEAD"},
+        "wechat.authorized": {"GET", "HEAD"},
+        "wechat.logout": {"GET", "HEAD", "POST"},
+    }
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("wechat.")]
+    assert {rule.endpoint for rule in rules} == set(allowed)
+    for rule in rules:
+        response = client.options(rule.rule)
+        assert response.status_code == 405, rule.endpoint
+        assert set(response.headers["Allow"].split(", ")) == allowed[rule.endpoint]
+
+
 def test_user_handler_maps_and_refuses(fake_wechat: FakeWeChat) -> None:
     app, wechat = make_app(fake_wechat)
     seen = []
