@@ -86,6 +86,20 @@ def _seconds(value: t.Any) -> int:
     return t.cast(int, value)
 
 
+def _epoch(value: t.Any) -> int:
+    # WeChat sends none; Authlib would take one (``int()`` of it) over expires_in.
+    if not _is_int(value) or value <= 0:
+        raise ValueError("must be a whole number of seconds since 1970")
+    return t.cast(int, value)
+
+
+def _token_type(value: t.Any) -> str:
+    # WeChat sends none; Authlib signs calls by it and knows only Bearer.
+    if not isinstance(value, str) or value.lower() != "bearer":
+        raise ValueError("must be 'bearer', the only kind of token Authlib can use")
+    return value
+
+
 def _sex(value: t.Any) -> int:
     # WeChat sends a number; some copies of its answers show a string: take both.
     if isinstance(value, str) and value in ("0", "1", "2"):
@@ -123,9 +137,13 @@ class Field(t.NamedTuple):
     empty_is_absent: bool = False
 
 
+#: Authlib reads ``expires_at``, ``expires_in``, ``token_type``, ``access_token``
+#: and ``refresh_token`` of a token answer; the extension, the ids and the scope.
 _TOKEN_FIELDS = {
     "access_token": Field(_identifier, required=True),
     "expires_in": Field(_seconds, required=True),
+    "expires_at": Field(_epoch),
+    "token_type": Field(_token_type),
     "openid": Field(_identifier, required=True),
     "scope": Field(_scope),
     "unionid": Field(_identifier, empty_is_absent=True),

@@ -32,7 +32,13 @@ from urllib3.util.retry import Retry
 from . import answers
 from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
 from .bounds import BoundedAdapter
-from .errors import NO_TOKEN, TokenExpiredError, WeChatError, WeChatUnavailableError
+from .errors import (
+    NO_TOKEN,
+    MalformedAnswerError,
+    TokenExpiredError,
+    WeChatError,
+    WeChatUnavailableError,
+)
 
 __all__ = ["AUTH_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
 
@@ -257,6 +263,9 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         self.pool = pool
         #: Where ``close`` parks this session for its thread's next call.
         self.idle_slot: threading.local | None = None
+        #: The openid of the token being refreshed, set by the caller: a
+        #: refresh answer for another account is refused before it is stored.
+        self.refreshing_openid: str | None = None
         self._fresh: tuple[t.Any, t.Any, dict[str, t.Any]] = (
             self.redirect_uri,
             self.state,
@@ -271,6 +280,7 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
     def reset(self) -> None:
         """Forget everything a call left: token, redirect_uri, state, cookies, guessed grant."""
         self.token: t.Any = None
+        self.refreshing_openid = None
         self.redirect_uri, self.state, metadata = self._fresh
         self.metadata = dict(metadata)
         self.cookies.clear()
@@ -400,6 +410,8 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         for hook in self.compliance_hook["refresh_token_response"]:
             resp = hook(resp)
         self.token = parse_body(resp, REFRESH_PATH)  # an OAuth2Token, with expires_at
+        if self.refreshing_openid and self.token["openid"] != self.refreshing_openid:
+            raise MalformedAnswerError(REFRESH_PATH, "openid", "is not the token's openid")
         if callable(self.update_token):
             self.update_token(self.token, refresh_token=refresh_token)
         return self.token

@@ -607,10 +607,12 @@ class WeChatWebState:
 
         def do_refresh() -> dict[str, t.Any]:
             with remote._get_oauth_client(**remote.server_metadata) as client:
+                client.refreshing_openid = token.get("openid")
                 fresh = client.refresh_token(
                     remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )
-            return compact_token({**token, **fresh})
+            # The token's app is ours to say: an appid in the answer is not WeChat's.
+            return compact_token({**token, **fresh, "appid": token.get("appid")})
 
         return call_wechat(do_refresh, remote.api_base_url)
 
