@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, i18n, pending
+from . import _session, i18n, pending, scopes
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -569,7 +569,7 @@ class WeChatWebState:
         userinfo: t.Mapping[str, t.Any] | None = None,
         snapshot: t.Any = None,
     ) -> WeChatIdentity:
-        scope = token.get("scope") or self.config[_FLOWS[flow][2]]
+        scope = scopes.normalised(token.get("scope")) or self.config[_FLOWS[flow][2]]
         unionid = token.get("unionid") or (userinfo or {}).get("unionid")
         return WeChatIdentity(
             self.config[_FLOWS[flow][0]],
