@@ -6,6 +6,7 @@ AppSecret, a code or a token: messages are built from scrubbed parts only.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from .i18n import lazy_gettext as _l
@@ -333,7 +334,14 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
     return cls(f"{cls.default_message} ({where})", errcode=errcode, errmsg=errmsg)
 
 
+#: Where WeChat's request id starts in an errmsg, in each form seen:
+#: ``, rid: ID``, `` rid: ID``, ``, hints: [ req_id: ID ]``, `` hint: [ID]``.
+#: WeChat appends it: everything from there on is dropped.
+_REQUEST_ID = re.compile(r"\b(?:rid|req_?id|request_?id|hints?)\s*[:=\[]", re.IGNORECASE)
+
+
 def _clean(errmsg: str) -> str:
     """Shorten WeChat's errmsg for a message: no request id, no odd characters."""
-    text = errmsg.split(", rid:")[0].split(", hints:")[0]
+    found = _REQUEST_ID.search(errmsg)
+    text = (errmsg[: found.start()] if found else errmsg).rstrip(" \t,;:")
     return "".join(ch for ch in text if ch.isprintable())[:120]
