@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flask_wechat_web import (
+    APIUnauthorizedError,
     InvalidCodeError,
     InvalidCredentialError,
     StateMismatchError,
@@ -41,7 +42,8 @@ from .conftest import log_in, make_app
         (42002, "sns/oauth2/refresh_token", TokenExpiredError),
         (40030, "sns/oauth2/refresh_token", TokenExpiredError),
         (-1, "sns/userinfo", WeChatUnavailableError),
-        (48001, "sns/userinfo", WeChatAPIError),
+        (48001, "sns/userinfo", APIUnauthorizedError),
+        (48001, "sns/oauth2/access_token", APIUnauthorizedError),
         (40003, "sns/auth", WeChatAPIError),
     ],
 )
@@ -125,8 +127,28 @@ def test_no_request_id_in_the_log_of_a_failed_login(
     assert "errcode 40003 (invalid openid)" in logged and RID not in logged
 
 
+@pytest.mark.parametrize("endpoint", ["access_token", "userinfo"])
+def test_48001_names_the_console_setting_and_never_says_try_again(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture, endpoint: str
+) -> None:
+    from flask_wechat_web import wechat_login_failed
+
+    app, _ = make_app(fake_wechat, WECHAT_WEB_UI_LOCALE="en")
+    fake_wechat.override(endpoint, {"errcode": 48001, "errmsg": "api unauthorized"}, times=1)
+    failures: list[BaseException] = []
+    with wechat_login_failed.connected_to(lambda s, error: failures.append(error), app):
+        page, _ = log_in(app.test_client(), fake_wechat)
+    [error] = failures
+    assert isinstance(error, APIUnauthorizedError) and isinstance(error, WeChatAPIError)
+    assert page.status_code == error.status == 502
+    for text in (error.message, str(error.user_message)):
+        assert "again later" not in text.lower() and "try again" not in text.lower()
+    assert "接口权限" in error.message and "网站应用" in error.message
+    assert "not set up correctly on this site" in page.get_data(as_text=True)
+
+
 def test_api_errors_share_a_base() -> None:
-    for cls in (InvalidCodeError, InvalidCredentialError, TokenExpiredError):
+    for cls in (InvalidCodeError, InvalidCredentialError, TokenExpiredError, APIUnauthorizedError):
         assert issubclass(cls, WeChatAPIError) and issubclass(cls, WeChatError)
     assert issubclass(WeChatUnavailableError, WeChatError)
 
