@@ -60,12 +60,17 @@ def _secret_problem(key: str, value: t.Any) -> str | None:
     return None
 
 
-def _url_problem(key: str, value: t.Any, *, sandbox: bool) -> str | None:
+def url_problem(key: str, value: t.Any, *, sandbox: bool = False) -> str | None:
+    """Why ``value`` is no absolute http(s) URL for ``key`` (naming the key only), or None."""
     if not isinstance(value, str) or not value:
         return f"{key} must be a URL."
     if sandbox and value.startswith("/"):
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        return f"{key} must be an absolute http(s) URL."
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return f"{key} must be an absolute http(s) URL."
     return None
@@ -121,15 +126,9 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         "WECHAT_WEB_API_BASE_URL",
         "WECHAT_WEB_WXLOGIN_JS_URL",
     ):
-        found.append(_url_problem(key, config.get(key), sandbox=sandbox))
+        found.append(url_problem(key, config.get(key), sandbox=sandbox))
     if config.get("WECHAT_WEB_CALLBACK_URL") is not None:
-        found.append(
-            _url_problem(
-                "WECHAT_WEB_CALLBACK_URL",
-                config["WECHAT_WEB_CALLBACK_URL"],
-                sandbox=False,
-            )
-        )
+        found.append(url_problem("WECHAT_WEB_CALLBACK_URL", config["WECHAT_WEB_CALLBACK_URL"]))
     if not _positive(config.get("WECHAT_WEB_TIMEOUT")):
         found.append("WECHAT_WEB_TIMEOUT must be a number of seconds above 0.")
     if not _positive(config.get("WECHAT_WEB_STATE_TTL")):
