@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
@@ -10,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .config import problems, relay_only, url_problem
+from .config import problems, relay_only, shown_host, url_problem
 from .errors import InvalidCodeError, WeChatError
 from .relay import problems as relay_problems
 
@@ -29,12 +28,6 @@ _CONSOLES = {
         " (web authorization domain)",
     ),
 }
-
-
-#: A host fit to print: a dotted name (what WeChat's consoles take), an IP
-#: address or localhost. A value of another shape may be a secret pasted into
-#: the wrong key (an AppSecret is a valid DNS label): its key is named instead.
-_HOST = re.compile(r"localhost|[0-9a-f:]*:[0-9a-f:.]*|(?:[a-z0-9-]{1,63}\.)+[a-z0-9-]{1,63}")
 
 
 def _app() -> Flask:
@@ -132,13 +125,13 @@ def _shown(url: str) -> str | None:
 
     The command's output lands in terminals and CI logs; a configured URL
     may carry credentials or a token, and the console needs neither. One
-    that is not an http(s) URL with a host of :data:`_HOST`'s shape is not
-    printed at all.
+    that is not an http(s) URL with a host fit to show
+    (:func:`~.config.shown_host`) is not printed at all.
     """
     if url_problem("", url):
         return None
     parts = urlsplit(url)
-    if not _HOST.fullmatch(parts.hostname or ""):
+    if not shown_host(parts.hostname):
         return None
     netloc = parts.netloc.rpartition("@")[2]
     query = "&".join(f"{pair.partition('=')[0]}=…" for pair in parts.query.split("&") if pair)

@@ -32,6 +32,7 @@ from urllib3.util.retry import Retry
 from . import answers
 from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
 from .bounds import BoundedAdapter
+from .config import shown_host
 from .errors import (
     NO_TOKEN,
     MalformedAnswerError,
@@ -552,6 +553,8 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
     except (requests.RequestException, AuthlibBaseError, OSError, ValueError) as exc:
         reason = f"failed ({type(exc).__name__})"
     parts = urlsplit(base_url or "")  # only now: most calls succeed
-    # Never the netloc: it may carry user:password@.
-    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
+    # Never the netloc: it may carry user:password@. Nor a host that may be a
+    # secret pasted into the wrong key: the key is named instead.
+    host = parts.hostname if shown_host(parts.hostname) else "WECHAT_WEB_API_BASE_URL's host"
+    host = f"{host}:{parts.port}" if parts.port else host
     raise WeChatUnavailableError(f"{host} {reason}. Try again later.")

@@ -40,6 +40,11 @@ LANGUAGES = ("zh_CN", "zh_TW", "en")
 QR_SCOPES = ("snsapi_login",)
 MP_SCOPES = ("snsapi_userinfo", "snsapi_base")
 
+#: A host fit to show in a message: a dotted name (what WeChat's consoles
+#: take), an IP address or localhost. A host of another shape may be a
+#: secret pasted into the wrong key (an AppSecret is a valid DNS label).
+_SHOWN_HOST = re.compile(r"localhost|[0-9a-f:]*:[0-9a-f:.]*|(?:[a-z0-9-]{1,63}\.)+[a-z0-9-]{1,63}")
+
 _APPID = re.compile(r"wx[0-9a-fA-F]{16}")
 _SECRET = re.compile(r"[0-9A-Za-z]{32}")
 
@@ -74,6 +79,11 @@ def url_problem(key: str, value: t.Any, *, sandbox: bool = False) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return f"{key} must be an absolute http(s) URL."
     return None
+
+
+def shown_host(host: str | None) -> bool:
+    """Whether a configured URL's ``host`` (lowercase, as ``urlsplit`` gives it) may be shown."""
+    return bool(host) and bool(_SHOWN_HOST.fullmatch(host or ""))
 
 
 def _positive(value: t.Any) -> bool:

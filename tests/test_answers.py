@@ -149,7 +149,7 @@ def check_token_dict(token: t.Mapping[str, t.Any]) -> None:
     for name in ("access_token", "refresh_token", "openid"):
         assert isinstance(token[name], str) and token[name].isprintable() and token[name]
     assert isinstance(token["expires_at"], int)
-    assert token.get("token_type") in (None, "bearer", "Bearer")
+    assert str(token.get("token_type", "bearer")).lower() == "bearer"
 
 
 def call(wechat: WeChatWeb, endpoint: str) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 
 from flask_wechat_web import ConfigurationError, WeChatError, WeChatWeb, wechat_authorized
@@ -313,6 +314,26 @@ def test_the_check_names_the_callback_url_key_instead_of_its_value(
     assert result.exit_code == 0 and "warning: SERVER_NAME is not shown" in result.output
     result = app.test_cli_runner().invoke(args=["wechat", "urls"])
     assert result.exit_code == 1 and "problem: SERVER_NAME is not shown" in result.output
+
+
+class Unreachable(requests.adapters.BaseAdapter):
+    """A host that refuses every connection, without asking any DNS server."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        raise requests.ConnectionError("refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_host_that_may_be_a_secret_is_named_not_shown(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    url = f"https://{PASTED}"
+    app.config["WECHAT_WEB_API_BASE_URL"] = url
+    app.extensions["wechat_web"].pool.mounts[f"{url}/"] = Unreachable()
+    result = app.test_cli_runner().invoke(args=["wechat", "check", "--online"])
+    assert result.exit_code == 1 and PASTED not in result.output
+    assert "WECHAT_WEB_API_BASE_URL's host could not be reached" in result.output
 
 
 def test_a_misplaced_value_in_the_error_view_is_not_logged(
