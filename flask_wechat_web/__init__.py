@@ -7,6 +7,7 @@ import typing as t
 from ._lazy import lazy_exports
 from .errors import (
     AccessDeniedError,
+    APIUnauthorizedError,
     ConfigurationError,
     InvalidCodeError,
     InvalidCredentialError,
@@ -30,6 +31,7 @@ if t.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIUnauthorizedError",
     "AccessDeniedError",
     "ConfigurationError",
     "InvalidCodeError",

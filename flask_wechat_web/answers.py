@@ -13,6 +13,7 @@ import json
 import math
 import typing as t
 
+from . import scopes
 from .errors import MalformedAnswerError, error_for_errcode
 
 TOKEN_PATH = "sns/oauth2/access_token"
@@ -77,13 +78,27 @@ def _image_url(value: t.Any) -> str:
 def _scope(value: t.Any) -> str:
     if not isinstance(value, str) or len(value) > 256 or not value.isprintable():
         raise ValueError("must be a printable string of at most 256 characters")
-    return value
+    return scopes.normalised(value)  # "" (nothing in it) then means not sent
 
 
 def _seconds(value: t.Any) -> int:
     if not _is_int(value) or not 0 < value <= 10**8:
         raise ValueError("must be a whole number of seconds above 0")
     return t.cast(int, value)
+
+
+def _epoch(value: t.Any) -> int:
+    # WeChat sends none; Authlib would take one (``int()`` of it) over expires_in.
+    if not _is_int(value) or value <= 0:
+        raise ValueError("must be a whole number of seconds since 1970")
+    return t.cast(int, value)
+
+
+def _token_type(value: t.Any) -> str:
+    # WeChat sends none; Authlib signs calls by it and knows only Bearer.
+    if not isinstance(value, str) or value.lower() != "bearer":
+        raise ValueError("must be 'bearer', the only kind of token Authlib can use")
+    return value
 
 
 def _sex(value: t.Any) -> int:
@@ -104,7 +119,10 @@ def _flag(value: t.Any) -> int:
 def _strings(value: t.Any) -> list[str]:
     if not isinstance(value, list) or len(value) > 64:
         raise ValueError("must be a list of at most 64 strings")
-    return [_scope(item) for item in value]
+    for item in value:
+        if not isinstance(item, str) or len(item) > 256 or not item.isprintable():
+            raise ValueError("must be a list of at most 64 printable strings")
+    return value
 
 
 def _errcode(value: t.Any) -> int:
@@ -123,11 +141,15 @@ class Field(t.NamedTuple):
     empty_is_absent: bool = False
 
 
+#: Authlib reads ``expires_at``, ``expires_in``, ``token_type``, ``access_token``
+#: and ``refresh_token`` of a token answer; the extension, the ids and the scope.
 _TOKEN_FIELDS = {
     "access_token": Field(_identifier, required=True),
     "expires_in": Field(_seconds, required=True),
+    "expires_at": Field(_epoch),
+    "token_type": Field(_token_type),
     "openid": Field(_identifier, required=True),
-    "scope": Field(_scope),
+    "scope": Field(_scope, empty_is_absent=True),
     "unionid": Field(_identifier, empty_is_absent=True),
     "is_snapshotuser": Field(_flag),
 }
@@ -258,4 +280,6 @@ def _checked(data: dict[str, t.Any], shape: t.Mapping[str, Field]) -> dict[str, 
             checked[name] = field.check(value)
         except ValueError as error:
             raise _Refused(name, str(error)) from None
+        if field.empty_is_absent and checked[name] == "":
+            checked.pop(name)
     return checked

@@ -9,8 +9,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .config import problems, relay_only
+from .config import problems, relay_only, shown_host, url_problem
 from .errors import InvalidCodeError, WeChatError
+from .relay import problems as relay_problems
 
 wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
 
@@ -52,6 +53,9 @@ def check_command(online: bool) -> None:
         click.echo("The online check is skipped until these problems are fixed.", err=True)
     elif online:
         found += _online_problems(app)
+    error_view = app.config.get("WECHAT_WEB_ERROR_VIEW")
+    if error_view and error_view not in app.view_functions:
+        found.append("WECHAT_WEB_ERROR_VIEW is not an endpoint of this app.")
     for line in _warnings(app):
         click.echo(f"warning: {line}")
     if found:
@@ -93,40 +97,79 @@ def _warnings(app: Flask) -> list[str]:
             "neither SERVER_NAME nor WECHAT_WEB_CALLBACK_URL is set: the callback URL "
             "sent to WeChat is built from each request's Host header."
         )
-    callback = _callback_url(app)
+    callback, unshown = _callback_url(app)
+    # A callback URL that is no URL at all is a problem already.
+    if unshown == "SERVER_NAME" or (unshown and not url_problem(unshown, app.config[unshown])):
+        found.append(_NOT_SHOWN[unshown])
     if callback and urlsplit(callback).scheme != "https" and not app.debug:
         found.append(f"the callback URL {callback} is not https: WeChat recommends https.")
     return found
 
 
-def _shown(url: str) -> str:
-    """``url`` fit to print: no ``user:password@``, no query values.
+#: Why a configured value is not printed, by key: its key is named instead.
+_NOT_SHOWN = {
+    "WECHAT_WEB_CALLBACK_URL": (
+        "WECHAT_WEB_CALLBACK_URL is not shown: it is not an http(s) URL whose host is "
+        "a domain such as www.example.com, an IP address or localhost (it may be a "
+        "secret pasted into the wrong key)."
+    ),
+    "SERVER_NAME": (
+        "SERVER_NAME is not shown: it is not a host name such as www.example.com, an "
+        "IP address or localhost (it may be a secret pasted into the wrong key)."
+    ),
+}
+
+
+def _shown(url: str) -> str | None:
+    """``url`` fit to print: no ``user:password@``, no query values; None if malformed.
 
     The command's output lands in terminals and CI logs; a configured URL
-    may carry credentials or a token, and the console needs neither.
+    may carry credentials or a token, and the console needs neither. One
+    that is not an http(s) URL with a host fit to show
+    (:func:`~.config.shown_host`) is not printed at all.
     """
+    if url_problem("", url):
+        return None
     parts = urlsplit(url)
+    if not shown_host(parts.hostname):
+        return None
     netloc = parts.netloc.rpartition("@")[2]
     query = "&".join(f"{pair.partition('=')[0]}=…" for pair in parts.query.split("&") if pair)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def _callback_url(app: Flask) -> str | None:
-    configured = app.config.get("WECHAT_WEB_CALLBACK_URL")
-    if configured:
-        return _shown(str(configured))
-    return _external_url(app, "wechat.authorized")
+def _callback_url(app: Flask) -> tuple[str | None, str | None]:
+    """The callback URL fit to print, or None; and the key it is not shown for, if any."""
+    if app.config.get("WECHAT_WEB_CALLBACK_URL"):
+        shown = _shown(str(app.config["WECHAT_WEB_CALLBACK_URL"]))
+        return shown, None if shown else "WECHAT_WEB_CALLBACK_URL"
+    if not app.config.get("SERVER_NAME"):
+        return None, None
+    shown = _external_url(app, "wechat.authorized")
+    return shown, None if shown else "SERVER_NAME"
 
 
 @wechat_cli.command("urls")
 def urls_command() -> None:
     """Print the callback URL and the domain to enter in each WeChat console."""
     app = _app()
-    if app.config.get("WECHAT_WEB_RELAY_ID"):
-        _relayed_urls(app)
-        return
+    found = relay_problems(app.config)  # an id or an entry is printed below
+    if found:
+        for line in found:
+            click.echo(f"problem: {line}", err=True)
+        raise SystemExit(1)
     relays = app.config.get("WECHAT_WEB_RELAY_SITES") is not None
-    callback = _external_url(app, "wechat.relay") if relays else _callback_url(app)
+    if relays:
+        callback = _external_url(app, "wechat.relay")
+        unshown = "SERVER_NAME" if callback is None and app.config.get("SERVER_NAME") else None
+    else:
+        callback, unshown = _callback_url(app)
+    if unshown:
+        click.echo(f"problem: {_NOT_SHOWN[unshown]}", err=True)
+        raise SystemExit(1)
+    if app.config.get("WECHAT_WEB_RELAY_ID"):
+        _relayed_urls(app, callback or "")
+        return
     if callback is None:
         click.echo(
             "SERVER_NAME is not set, so the callback URL depends on the Host each "
@@ -155,6 +198,7 @@ def urls_command() -> None:
 
 
 def _external_url(app: Flask, endpoint: str) -> str | None:
+    """The URL of ``endpoint`` at ``SERVER_NAME``, fit to print; None if it is not."""
     if not app.config.get("SERVER_NAME"):
         return None
     with app.app_context():
@@ -177,9 +221,8 @@ def _relay_sites(app: Flask) -> None:
     )
 
 
-def _relayed_urls(app: Flask) -> None:
+def _relayed_urls(app: Flask, relay_url: str) -> None:
     """A site behind a relay: nothing to register, its callback goes through the relay."""
-    relay_url = _shown(str(app.config.get("WECHAT_WEB_CALLBACK_URL")))
     own = _external_url(app, "wechat.authorized") or "(set SERVER_NAME to see it)"
     click.echo(f"This site's WeChat callback goes through the relay at {relay_url}")
     site_id = app.config["WECHAT_WEB_RELAY_ID"]

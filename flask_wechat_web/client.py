@@ -32,7 +32,14 @@ from urllib3.util.retry import Retry
 from . import answers
 from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
 from .bounds import BoundedAdapter
-from .errors import NO_TOKEN, TokenExpiredError, WeChatError, WeChatUnavailableError
+from .config import shown_host
+from .errors import (
+    NO_TOKEN,
+    MalformedAnswerError,
+    TokenExpiredError,
+    WeChatError,
+    WeChatUnavailableError,
+)
 
 __all__ = ["AUTH_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
 
@@ -257,6 +264,9 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         self.pool = pool
         #: Where ``close`` parks this session for its thread's next call.
         self.idle_slot: threading.local | None = None
+        #: The openid of the token being refreshed, set by the caller: a
+        #: refresh answer for another account is refused before it is stored.
+        self.refreshing_openid: str | None = None
         self._fresh: tuple[t.Any, t.Any, dict[str, t.Any]] = (
             self.redirect_uri,
             self.state,
@@ -271,6 +281,7 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
     def reset(self) -> None:
         """Forget everything a call left: token, redirect_uri, state, cookies, guessed grant."""
         self.token: t.Any = None
+        self.refreshing_openid = None
         self.redirect_uri, self.state, metadata = self._fresh
         self.metadata = dict(metadata)
         self.cookies.clear()
@@ -400,6 +411,8 @@ class WeChatOAuth2Session(OAuth2Session):  # type: ignore[misc]
         for hook in self.compliance_hook["refresh_token_response"]:
             resp = hook(resp)
         self.token = parse_body(resp, REFRESH_PATH)  # an OAuth2Token, with expires_at
+        if self.refreshing_openid and self.token["openid"] != self.refreshing_openid:
+            raise MalformedAnswerError(REFRESH_PATH, "openid", "is not the token's openid")
         if callable(self.update_token):
             self.update_token(self.token, refresh_token=refresh_token)
         return self.token
@@ -540,6 +553,8 @@ def call_wechat(fn: t.Callable[[], _T], base_url: str | None) -> _T:
     except (requests.RequestException, AuthlibBaseError, OSError, ValueError) as exc:
         reason = f"failed ({type(exc).__name__})"
     parts = urlsplit(base_url or "")  # only now: most calls succeed
-    # Never the netloc: it may carry user:password@.
-    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "WeChat"
+    # Never the netloc: it may carry user:password@. Nor a host that may be a
+    # secret pasted into the wrong key: the key is named instead.
+    host = parts.hostname if shown_host(parts.hostname) else "WECHAT_WEB_API_BASE_URL's host"
+    host = f"{host}:{parts.port}" if parts.port else host
     raise WeChatUnavailableError(f"{host} {reason}. Try again later.")

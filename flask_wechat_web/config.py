@@ -40,6 +40,11 @@ LANGUAGES = ("zh_CN", "zh_TW", "en")
 QR_SCOPES = ("snsapi_login",)
 MP_SCOPES = ("snsapi_userinfo", "snsapi_base")
 
+#: A host fit to show in a message: a dotted name (what WeChat's consoles
+#: take), an IP address or localhost. A host of another shape may be a
+#: secret pasted into the wrong key (an AppSecret is a valid DNS label).
+_SHOWN_HOST = re.compile(r"localhost|[0-9a-f:]*:[0-9a-f:.]*|(?:[a-z0-9-]{1,63}\.)+[a-z0-9-]{1,63}")
+
 _APPID = re.compile(r"wx[0-9a-fA-F]{16}")
 _SECRET = re.compile(r"[0-9A-Za-z]{32}")
 
@@ -60,15 +65,25 @@ def _secret_problem(key: str, value: t.Any) -> str | None:
     return None
 
 
-def _url_problem(key: str, value: t.Any, *, sandbox: bool) -> str | None:
+def url_problem(key: str, value: t.Any, *, sandbox: bool = False) -> str | None:
+    """Why ``value`` is no absolute http(s) URL for ``key`` (naming the key only), or None."""
     if not isinstance(value, str) or not value:
         return f"{key} must be a URL."
     if sandbox and value.startswith("/"):
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        return f"{key} must be an absolute http(s) URL."
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return f"{key} must be an absolute http(s) URL."
     return None
+
+
+def shown_host(host: str | None) -> bool:
+    """Whether a configured URL's ``host`` (lowercase, as ``urlsplit`` gives it) may be shown."""
+    return bool(host) and bool(_SHOWN_HOST.fullmatch(host or ""))
 
 
 def _positive(value: t.Any) -> bool:
@@ -121,15 +136,9 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         "WECHAT_WEB_API_BASE_URL",
         "WECHAT_WEB_WXLOGIN_JS_URL",
     ):
-        found.append(_url_problem(key, config.get(key), sandbox=sandbox))
+        found.append(url_problem(key, config.get(key), sandbox=sandbox))
     if config.get("WECHAT_WEB_CALLBACK_URL") is not None:
-        found.append(
-            _url_problem(
-                "WECHAT_WEB_CALLBACK_URL",
-                config["WECHAT_WEB_CALLBACK_URL"],
-                sandbox=False,
-            )
-        )
+        found.append(url_problem("WECHAT_WEB_CALLBACK_URL", config["WECHAT_WEB_CALLBACK_URL"]))
     if not _positive(config.get("WECHAT_WEB_TIMEOUT")):
         found.append("WECHAT_WEB_TIMEOUT must be a number of seconds above 0.")
     if not _positive(config.get("WECHAT_WEB_STATE_TTL")):

@@ -6,6 +6,7 @@ AppSecret, a code or a token: messages are built from scrubbed parts only.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from .i18n import lazy_gettext as _l
@@ -89,6 +90,36 @@ class InvalidCredentialError(WeChatAPIError):
         "Account) against the WeChat console; `flask wechat check --online` "
         "tests the pair."
     )
+
+
+class APIUnauthorizedError(WeChatAPIError):
+    """WeChat refuses this app the API (errcode 48001): its permission or setup.
+
+    Retrying never helps: the app lacks the permission in WeChat's console,
+    or the AppID is of another kind of app.
+    """
+
+    user_title = _l("WeChat login is unavailable")
+    user_message = _l(
+        "WeChat login is not set up correctly on this site yet. Please contact the site."
+    )
+    default_message = (
+        "WeChat refused this app the API: the app lacks the permission, and "
+        "retrying will not help. Website app: "
+        "open.weixin.qq.com > 管理中心 > 网站应用 > (the app) > 接口信息 must show "
+        "微信登录 as 已获得 (the app passed WeChat's review). Official Account: "
+        "mp.weixin.qq.com > 设置与开发 > 接口权限 > 网页服务 > 网页授权 must be 已获得, "
+        "which only a verified Service Account (认证服务号) has. Check that "
+        "WECHAT_WEB_APPID and WECHAT_WEB_MP_APPID are those apps' AppIDs (a mini "
+        "program's gets 48001 on the token call)."
+    )
+
+
+#: What 48001 on ``sns/userinfo`` may mean beside the app's permission.
+_UNAUTHORIZED_USERINFO = (
+    ". On sns/userinfo it also answers a token of the snsapi_base scope (no "
+    "profile) and a user of WeChat's snapshot page."
+)
 
 
 class TokenExpiredError(WeChatAPIError):
@@ -328,12 +359,24 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
         cls = InvalidCredentialError
     elif errcode in _TOKEN_ERRORS or errcode == 40001:
         cls = TokenExpiredError
+    elif errcode == 48001:
+        cls = APIUnauthorizedError
     else:
         cls = WeChatAPIError
-    return cls(f"{cls.default_message} ({where})", errcode=errcode, errmsg=errmsg)
+    message = f"{cls.default_message} ({where})"
+    if errcode == 48001 and endpoint == "sns/userinfo":
+        message += _UNAUTHORIZED_USERINFO
+    return cls(message, errcode=errcode, errmsg=errmsg)
+
+
+#: Where WeChat's request id starts in an errmsg, in each form seen:
+#: ``, rid: ID``, `` rid: ID``, ``, hints: [ req_id: ID ]``, `` hint: [ID]``.
+#: WeChat appends it: everything from there on is dropped.
+_REQUEST_ID = re.compile(r"\b(?:rid|req_?id|request_?id|hints?)\s*[:=\[]", re.IGNORECASE)
 
 
 def _clean(errmsg: str) -> str:
     """Shorten WeChat's errmsg for a message: no request id, no odd characters."""
-    text = errmsg.split(", rid:")[0].split(", hints:")[0]
+    found = _REQUEST_ID.search(errmsg)
+    text = (errmsg[: found.start()] if found else errmsg).rstrip(" \t,;:")
     return "".join(ch for ch in text if ch.isprintable())[:120]

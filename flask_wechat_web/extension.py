@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, i18n, pending
+from . import _session, i18n, pending, scopes
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -580,7 +580,7 @@ class WeChatWebState:
         userinfo: t.Mapping[str, t.Any] | None = None,
         snapshot: t.Any = None,
     ) -> WeChatIdentity:
-        scope = token.get("scope") or self.config[_FLOWS[flow][2]]
+        scope = scopes.normalised(token.get("scope")) or self.config[_FLOWS[flow][2]]
         unionid = token.get("unionid") or (userinfo or {}).get("unionid")
         return WeChatIdentity(
             self.config[_FLOWS[flow][0]],
@@ -618,10 +618,12 @@ class WeChatWebState:
 
         def do_refresh() -> dict[str, t.Any]:
             with remote._get_oauth_client(**remote.server_metadata) as client:
+                client.refreshing_openid = token.get("openid")
                 fresh = client.refresh_token(
                     remote.server_metadata["refresh_token_url"], refresh_token=refresh_token
                 )
-            return compact_token({**token, **fresh})
+            # The token's app is ours to say: an appid in the answer is not WeChat's.
+            return compact_token({**token, **fresh, "appid": token.get("appid")})
 
         return call_wechat(do_refresh, remote.api_base_url)
 

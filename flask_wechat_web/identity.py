@@ -8,6 +8,8 @@ from dataclasses import FrozenInstanceError
 
 from flask_login import UserMixin
 
+from . import scopes
+
 ProfileLoader = t.Callable[[], t.Mapping[str, t.Any]]
 
 
@@ -110,8 +112,11 @@ class WeChatIdentity:
 
     @property
     def has_profile(self) -> bool:
-        """Whether the scope gives a profile (everything but ``snsapi_base``)."""
-        return "snsapi_base" not in self.scope.split(",")
+        """Whether the scope gives a profile: it holds ``snsapi_userinfo`` or ``snsapi_login``.
+
+        The scope is a comma-separated set; empty items are ignored.
+        """
+        return scopes.gives_profile(self.scope)
 
     @property
     def raw(self) -> dict[str, t.Any]:

@@ -279,7 +279,8 @@ def _failed(error: WeChatError) -> Response:
         try:
             return redirect(url_for(error_view))
         except BuildError:
-            logger.error("WECHAT_WEB_ERROR_VIEW %r is not an endpoint of this app", error_view)
+            # Never its value: it may be a secret pasted into the wrong key.
+            logger.error("WECHAT_WEB_ERROR_VIEW is not an endpoint of this app")
     status = error.status if error.status in (400, 403, 502, 503) else 502
     return _page("wechat/error.html", status, error=error, status=status)
 

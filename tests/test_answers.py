@@ -20,7 +20,7 @@ from flask_wechat_web import (
 )
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import make_app, query_of, start_login
+from .conftest import log_in, make_app, query_of, start_login, stored_token
 from .hostile import HostileServer, response
 
 # Under CI every endpoint gets 2,000 answers; locally fewer, to keep the suite fast.
@@ -82,7 +82,9 @@ def encoded(value: t.Any, ascii_only: bool) -> bytes:
 def near_valid(endpoint: str) -> st.SearchStrategy[bytes]:
     """WeChat's answer with some fields dropped, and some set to anything."""
     valid = VALID[endpoint]
-    names = st.sampled_from([*valid, "error", "errcode", "errmsg", "is_snapshotuser"])
+    # Beside WeChat's fields: those Authlib reads from a token (OAuth2Token, TokenAuth).
+    extra = ["error", "errcode", "errmsg", "is_snapshotuser", "expires_at", "token_type", "appid"]
+    names = st.sampled_from([*valid, *extra])
     changed = st.dictionaries(names, JSON, max_size=3)
     dropped = st.sets(st.sampled_from(list(valid)), max_size=2)
     return st.builds(
@@ -147,6 +149,7 @@ def check_token_dict(token: t.Mapping[str, t.Any]) -> None:
     for name in ("access_token", "refresh_token", "openid"):
         assert isinstance(token[name], str) and token[name].isprintable() and token[name]
     assert isinstance(token["expires_at"], int)
+    assert str(token.get("token_type", "bearer")).lower() == "bearer"
 
 
 def call(wechat: WeChatWeb, endpoint: str) -> None:
@@ -154,7 +157,9 @@ def call(wechat: WeChatWeb, endpoint: str) -> None:
     if endpoint == "token":
         check_token_dict(wechat.remote.fetch_access_token(code="c" * 32))
     elif endpoint == "refresh":
-        check_token_dict(wechat.refresh_token(TOKEN))
+        token = wechat.refresh_token(TOKEN)
+        check_token_dict(token)
+        assert token["openid"] == OPENID and "appid" not in token
     elif endpoint == "auth":
         assert wechat.check_token(TOKEN) in (True, False)
     else:
@@ -272,3 +277,71 @@ def test_a_token_refused_outright_is_a_token_error(
     upstream.body = b'{"errcode": 42001, "errmsg": "access_token expired"}'
     with app.test_request_context(), pytest.raises(TokenExpiredError):
         wechat.fetch_identity(TOKEN)  # refreshed once, refused again: no loop
+
+
+#: Fields of a token answer that Authlib reads (``OAuth2Token``, ``TokenAuth``) or
+#: the extension keeps, with values of the wrong type or shape.
+AUTHLIB_READS = [
+    ("expires_at", [1]),
+    ("expires_at", "soon"),
+    ("expires_at", 1.5),
+    ("expires_at", True),
+    ("expires_in", [1]),
+    ("expires_in", "7200"),
+    ("token_type", 7),
+    ("token_type", "mac"),
+    ("refresh_token", {"a": 1}),
+    ("access_token", ["a"]),
+    ("scope", [1]),
+    ("unionid", {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), AUTHLIB_READS)
+def test_a_token_field_of_the_wrong_type_ends_the_login_in_a_clean_502(
+    fake_wechat: FakeWeChat, field: str, value: t.Any
+) -> None:
+    from flask_wechat_web import wechat_login_failed
+
+    app, _ = make_app(fake_wechat)
+    client = app.test_client()
+    fake_wechat.override("access_token", {field: value}, times=1)
+    failures: list[BaseException] = []
+    with wechat_login_failed.connected_to(lambda s, error: failures.append(error), app):
+        page, _ = log_in(client, fake_wechat)
+    assert page.status_code == 502
+    assert "微信暂时没有响应" in page.get_data(as_text=True)
+    [error] = failures
+    assert isinstance(error, MalformedAnswerError) and error.field == field
+    assert log_in(client, fake_wechat)[0].status_code == 302  # the next login works
+
+
+@pytest.mark.parametrize(("field", "value"), AUTHLIB_READS)
+def test_a_refresh_answer_field_of_the_wrong_type_is_a_malformed_answer(
+    fake_wechat: FakeWeChat, field: str, value: t.Any
+) -> None:
+    app, wechat = make_app(fake_wechat)
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    token = stored_token(client)
+    fake_wechat.override("refresh_token", {field: value}, times=1)
+    with app.test_request_context(), pytest.raises(MalformedAnswerError) as info:
+        wechat.refresh_token(token)
+    assert info.value.field == field and info.value.status == 502
+    with app.test_request_context():
+        assert wechat.refresh_token(token)["openid"] == token["openid"]
+
+
+def test_a_refresh_answer_keeps_the_tokens_account(fake_wechat: FakeWeChat) -> None:
+    """Its ``appid`` is the app's, never the answer's; another ``openid`` is refused."""
+    app, wechat = make_app(fake_wechat)
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    token = stored_token(client)
+    with app.test_request_context():
+        fake_wechat.override("refresh_token", {"appid": "wx" + "0" * 16}, times=1)
+        assert wechat.refresh_token(token)["appid"] == token["appid"]
+        fake_wechat.override("refresh_token", {"openid": "o" + "Z" * 27}, times=1)
+        with pytest.raises(MalformedAnswerError) as info:
+            wechat.refresh_token(token)
+        assert info.value.field == "openid"

@@ -904,6 +904,27 @@ def test_inject_checks_its_arguments(fake: FakeWeChat) -> None:
         fake.inject("auth", "drop", times=0)
 
 
+def test_override_sets_fields_of_good_answers_only(fake: FakeWeChat, client: Client) -> None:
+    fake.override("userinfo", {"nickname": ["x"], "extra": 1}, times=2)
+    token = log_in(fake, client)
+    assert userinfo(client, {**token, "access_token": "wrong"})["errcode"] == 40014
+    changed = userinfo(client, token)
+    assert changed["nickname"] == ["x"] and changed["extra"] == 1
+    assert changed["openid"] == token["openid"]
+    assert userinfo(client, token)["nickname"] == ["x"]
+    assert userinfo(client, token)["nickname"] == fake.user.nickname, "times=2 is used up"
+    fake.override("userinfo", {"nickname": "y"})
+    fake.clear_faults()
+    assert userinfo(client, token)["nickname"] == fake.user.nickname
+
+
+def test_override_checks_its_arguments(fake: FakeWeChat) -> None:
+    with pytest.raises(ValueError, match="endpoint"):
+        fake.override("qrconnect", {})
+    with pytest.raises(ValueError, match="times"):
+        fake.override("auth", {}, times=0)
+
+
 # -- state -----------------------------------------------------------------------
 
 

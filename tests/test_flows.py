@@ -21,6 +21,7 @@ from .conftest import (
     make_app,
     query_of,
     start_login,
+    stored_token,
 )
 
 WXWORK_UA = (
@@ -135,6 +136,27 @@ def test_snsapi_base_makes_one_call_and_has_no_profile(
     assert identity.nickname is None and identity.headimgurl is None and identity.raw == {}
     assert (fake_wechat.calls["access_token"], fake_wechat.calls["userinfo"]) == (1, 0)
     assert client.get("/private").status_code == 200
+
+
+def test_a_scope_with_empty_items_still_gives_the_profile(
+    app: Flask, client: FlaskClient, fake_wechat: FakeWeChat, signals: SignalRecorder
+) -> None:
+    wechat = app.extensions["wechat_web"].extension
+    scope = "snsapi_base,snsapi_userinfo,"  # as WeChat's refresh answers carry it
+    fake_wechat.override("access_token", {"scope": scope}, times=1)
+    response, _ = log_in(client, fake_wechat, ua=MICROMESSENGER_UA)
+    assert response.status_code == 302
+    identity = signals.named("authorized")[0]["identity"]
+    assert identity.has_profile and identity.nickname == fake_wechat.user.nickname
+    assert identity.scope == "snsapi_base,snsapi_userinfo"
+    assert fake_wechat.calls["userinfo"] == 1
+    # The same after a refresh answers it.
+    fake_wechat.override("refresh_token", {"scope": scope}, times=1)
+    with app.test_request_context():
+        fresh = wechat.refresh_token(stored_token(client))
+        assert fresh["scope"] == "snsapi_base,snsapi_userinfo"
+        identity = wechat.fetch_identity(fresh)
+    assert identity.has_profile and identity.nickname == fake_wechat.user.nickname
 
 
 def test_code_is_redeemed_only_with_the_app_that_issued_the_state(

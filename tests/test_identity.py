@@ -6,6 +6,8 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flask_wechat_web import WeChatIdentity, WeChatUser
 
@@ -71,6 +73,36 @@ def test_base_scope_has_no_profile_and_never_asks() -> None:
     )
     assert identity.nickname is None and identity.privilege is None and identity.raw == {}
     assert asked == []
+
+
+@pytest.mark.parametrize(
+    ("scope", "has_profile"),
+    [
+        ("snsapi_login", True),
+        ("snsapi_userinfo", True),
+        ("snsapi_base", False),
+        # 6 of 7 refresh answers captured from WeChat carry this one.
+        ("snsapi_base,snsapi_userinfo,", True),
+        ("snsapi_base,snsapi_userinfo", True),
+        (",snsapi_login,,", True),
+        (" snsapi_userinfo ", True),
+        ("snsapi_base,", False),
+        ("", False),
+        (",", False),
+        ("SCOPE", False),  # the documentation's placeholder
+    ],
+)
+def test_a_scope_is_a_comma_separated_set(scope: str, has_profile: bool) -> None:
+    assert WeChatIdentity("wx0123456789abcdef", "o1", scope=scope).has_profile is has_profile
+
+
+ITEMS = st.sampled_from(["snsapi_base", "snsapi_userinfo", "snsapi_login", "", " ", "x"])
+
+
+@given(items=st.lists(ITEMS, max_size=6))
+def test_any_scope_with_a_profile_scope_in_it_has_a_profile(items: list[str]) -> None:
+    identity = WeChatIdentity("wx0123456789abcdef", "o1", scope=",".join(items))
+    assert identity.has_profile is bool({"snsapi_userinfo", "snsapi_login"} & set(items))
 
 
 def test_profile_loaded_once_on_first_read() -> None:

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 
-from flask_wechat_web import WeChatError, WeChatWeb, wechat_authorized
+from flask_wechat_web import ConfigurationError, WeChatError, WeChatWeb, wechat_authorized
 from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import (
@@ -231,6 +232,119 @@ def test_cli_never_echoes_a_secret(
         assert value not in result.output
     if args == ("urls",):
         assert "https://auth.example.com/wechat/authorized?key=…" in result.output
+
+
+#: The AppSecret, pasted into the wrong key.
+PASTED = "0123456789abcdef0123456789abcdef"
+#: Every key a pasted AppSecret could land in, and what it looks like there.
+MISPLACED = [
+    ("WECHAT_WEB_CALLBACK_URL", PASTED),
+    ("WECHAT_WEB_CALLBACK_URL", f"https://{PASTED}"),
+    ("WECHAT_WEB_CALLBACK_URL", f"https:{PASTED}"),
+    ("WECHAT_WEB_RELAY_ID", PASTED),
+    ("SERVER_NAME", PASTED),
+    ("WECHAT_WEB_OPEN_BASE_URL", PASTED),
+    ("WECHAT_WEB_API_BASE_URL", PASTED),
+    ("WECHAT_WEB_WXLOGIN_JS_URL", PASTED),
+    ("WECHAT_WEB_URL_PREFIX", PASTED),
+    ("WECHAT_WEB_SCOPE", PASTED),
+    ("WECHAT_WEB_MP_SCOPE", PASTED),
+    ("WECHAT_WEB_LANG", PASTED),
+    ("WECHAT_WEB_UI_LOCALE", PASTED),
+    ("WECHAT_WEB_APPID", PASTED),
+    ("WECHAT_WEB_MP_APPID", PASTED),
+    ("WECHAT_WEB_ERROR_VIEW", PASTED),
+    ("WECHAT_WEB_TIMEOUT", PASTED),
+    ("WECHAT_WEB_STATE_TTL", PASTED),
+    ("WECHAT_WEB_RELAY_SITES", {"shop": PASTED}),
+    ("WECHAT_WEB_RELAY_SITES", {PASTED: "https://shop.example.com"}),
+    ("WECHAT_WEB_RELAY_SITES", PASTED),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), MISPLACED, ids=lambda v: str(v)[:28])
+def test_configuration_errors_never_echo_a_value_pasted_into_the_wrong_key(
+    fake_wechat: FakeWeChat, key: str, value: object
+) -> None:
+    try:
+        app, _ = make_app(fake_wechat, **{key: value})
+    except ConfigurationError as error:
+        assert PASTED not in str(error)
+    else:  # checked at the first request (the owner's page), or no problem to the app
+        page = app.test_client().get("/wechat/login")
+        if page.status_code == 500:
+            assert PASTED not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("key", "value"), MISPLACED, ids=lambda v: str(v)[:28])
+@pytest.mark.parametrize("args", [("check",), ("check", "--online"), ("urls",)], ids=" ".join)
+def test_cli_never_echoes_a_value_pasted_into_the_wrong_key(
+    fake_wechat: FakeWeChat, key: str, value: object, args: tuple[str, ...]
+) -> None:
+    config = {"SERVER_NAME": "www.example.com", "PREFERRED_URL_SCHEME": "https"}
+    if key == "WECHAT_WEB_RELAY_SITES":  # read when the app is set up: it cannot load
+        with pytest.raises(ConfigurationError):
+            make_app(fake_wechat, **config, **{key: value})
+        return
+    app, _ = make_app(fake_wechat, **config)
+    app.config[key] = value
+    result = app.test_cli_runner().invoke(args=["wechat", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip()
+    assert PASTED not in result.output
+    if args == ("check",) and key.startswith("WECHAT_WEB_"):
+        assert key in result.output  # named, not shown
+
+
+def test_the_check_names_the_callback_url_key_instead_of_its_value(
+    fake_wechat: FakeWeChat,
+) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    app.config["WECHAT_WEB_CALLBACK_URL"] = PASTED
+    result = app.test_cli_runner().invoke(args=["wechat", "check"])
+    assert result.exit_code == 1
+    assert "problem: WECHAT_WEB_CALLBACK_URL must be an absolute http(s) URL." in result.output
+    app.config["WECHAT_WEB_CALLBACK_URL"] = "http://www.example.com/wechat/authorized"
+    result = app.test_cli_runner().invoke(args=["wechat", "check"])
+    assert "the callback URL http://www.example.com/wechat/authorized is not https" in (
+        result.output
+    )
+    app.config.update(WECHAT_WEB_CALLBACK_URL=None, SERVER_NAME=PASTED)
+    result = app.test_cli_runner().invoke(args=["wechat", "check"])
+    assert result.exit_code == 0 and "warning: SERVER_NAME is not shown" in result.output
+    result = app.test_cli_runner().invoke(args=["wechat", "urls"])
+    assert result.exit_code == 1 and "problem: SERVER_NAME is not shown" in result.output
+
+
+class Unreachable(requests.adapters.BaseAdapter):
+    """A host that refuses every connection, without asking any DNS server."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        raise requests.ConnectionError("refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_host_that_may_be_a_secret_is_named_not_shown(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat)
+    url = f"https://{PASTED}"
+    app.config["WECHAT_WEB_API_BASE_URL"] = url
+    app.extensions["wechat_web"].pool.mounts[f"{url}/"] = Unreachable()
+    result = app.test_cli_runner().invoke(args=["wechat", "check", "--online"])
+    assert result.exit_code == 1 and PASTED not in result.output
+    assert "WECHAT_WEB_API_BASE_URL's host could not be reached" in result.output
+
+
+def test_a_misplaced_value_in_the_error_view_is_not_logged(
+    fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = make_app(fake_wechat, WECHAT_WEB_ERROR_VIEW=PASTED)
+    with caplog.at_level(logging.DEBUG):
+        page = app.test_client().get("/wechat/authorized?code=abc")  # no state
+    assert page.status_code == 400
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "WECHAT_WEB_ERROR_VIEW" in logged and PASTED not in logged
 
 
 def test_tracebacks_in_library_logs_are_scrubbed(

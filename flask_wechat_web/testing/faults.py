@@ -1,7 +1,8 @@
 """The fake WeChat's faults and counters: how it fails when a test asks it to.
 
 :class:`Faults` is a base of :class:`~flask_wechat_web.testing.FakeWeChat`:
-:meth:`~Faults.inject` arms a fault on an API endpoint, the WSGI layer
+:meth:`~Faults.inject` arms a fault on an API endpoint and
+:meth:`~Faults.override` changes fields of its answers; the WSGI layer
 counts every request in ``calls`` and asks :meth:`~Faults._fail` whether
 to answer normally.
 """
@@ -38,11 +39,18 @@ class _Fault:
     delay: float
 
 
+@dataclass
+class _Override:
+    fields: dict[str, object]
+    times: int | None
+
+
 class Faults(Model):
     """Injected faults on the API endpoints, and the request counters."""
 
     def _reset_faults(self) -> None:
         self._faults: dict[str, _Fault] = {}
+        self._overrides: dict[str, _Override] = {}
 
     def inject(
         self, endpoint: str, fault: str, *, times: int | None = None, delay: float = 0.0
@@ -61,9 +69,39 @@ class Faults(Model):
         with self._lock:
             self._faults[endpoint] = _Fault(fault, times, delay)
 
+    def override(
+        self, endpoint: str, fields: t.Mapping[str, object], *, times: int | None = None
+    ) -> None:
+        """Set ``fields`` in the next ``times`` answers of an API endpoint (all if None).
+
+        Only answers that carry no errcode (or ``0``) are changed, so a test
+        can send what WeChat might: ``{"scope": "snsapi_base,snsapi_userinfo,"}``,
+        a field of the wrong type, an errcode. An override replaces any
+        earlier one on the same endpoint.
+        """
+        if endpoint not in FAULT_ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {sorted(FAULT_ENDPOINTS)}")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for until cleared")
+        with self._lock:
+            self._overrides[endpoint] = _Override(dict(fields), times)
+
     def clear_faults(self) -> None:
+        """Disarm every fault and override."""
         with self._lock:
             self._faults.clear()
+            self._overrides.clear()
+
+    def _overridden(self, endpoint: str, body: dict[str, object]) -> dict[str, object]:
+        """``body`` with the endpoint's override applied, if it has one (lock held)."""
+        override = self._overrides.get(endpoint)
+        if override is None or body.get("errcode", 0) != 0:
+            return body
+        if override.times is not None:
+            override.times -= 1
+            if override.times == 0:
+                del self._overrides[endpoint]
+        return {**body, **override.fields}
 
     def _count(self, endpoint: str) -> _Fault | None:
         """Count a request to ``endpoint``; the fault it meets, if any."""
