@@ -24,10 +24,8 @@ from .client import (
     REFRESH_PATH,
     TOKEN_PATH,
     USERINFO_PATH,
-    ConnectionPool,
     WeChatRemoteApp,
     call_wechat,
-    install_log_scrubber,
     is_expired,
     parse_body,
 )
@@ -42,6 +40,7 @@ from .errors import (
 from .identity import WeChatIdentity, WeChatUser
 from .relay import state_prefix
 from .storage import SessionStorage, TokenStorage, compact_token, same_account
+from .transport import ConnectionPool, install_log_scrubber
 from .views import (
     configuration_error_page,
     create_blueprint,

@@ -11,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_wechat_web import InvalidCredentialError, TokenExpiredError, WeChatWeb
-from flask_wechat_web.client import ConnectionPool, WeChatOAuth2Session, WeChatRemoteApp
+from flask_wechat_web.client import WeChatOAuth2Session, WeChatRemoteApp
 from flask_wechat_web.testing import FakeWeChat
+from flask_wechat_web.transport import ConnectionPool
 
 from .conftest import MICROMESSENGER_UA, log_in, stored_token
 
