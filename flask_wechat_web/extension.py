@@ -179,7 +179,7 @@ class WeChatWeb:
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
         # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).
-        app.add_template_global(i18n.gettext, "wechat_gettext")
+        app.add_template_global(i18n.template_text, "wechat_gettext")
         app.cli.add_command(wechat_cli)
         install_log_scrubber()
 

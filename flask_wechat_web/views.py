@@ -97,13 +97,18 @@ def create_blueprint() -> Blueprint:
     """The ``wechat`` blueprint; one per extension object, shared by its apps."""
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
-    bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
+    bp.context_processor(_page_context)
     bp.add_url_rule("/login", "login", login)
     bp.add_url_rule("/authorized", "authorized", authorized)
     bp.add_url_rule("/qrcode", "qrcode", qrcode)
     bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
+
+
+def _page_context() -> dict[str, str]:
+    """``<html lang>`` of the extension's pages; named apart from a site's own ``html_lang``."""
+    return {"wechat_html_lang": i18n.HTML_LANG[i18n.current_locale()]}
 
 
 def _private_headers(response: Response) -> Response:
@@ -259,7 +264,7 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     """
     logger.error("Flask-WeChat-Web is not set up correctly: %s", error.message)
     # Raised in any view: the blueprint's context processor may not have run.
-    context = {"error": error, **i18n.template_context(i18n.current_locale())}
+    context = {"error": error, **_page_context()}
     try:
         html = render_template("wechat/setup_error.html", **context)
     except TemplateNotFound:  # our blueprint, with its templates, is not registered
