@@ -275,6 +275,18 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     return response
 
 
+def display_name(user: t.Any) -> str | None:
+    """Who the logout page names: the user's ``nickname`` when it is a non-empty string.
+
+    :class:`WeChatUser` has one, as most sites' user models for WeChat do; for
+    any other user the page says "logged in with WeChat" without a name.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    nickname = getattr(user, "nickname", None)
+    return nickname if isinstance(nickname, str) and nickname.strip() else None
+
+
 def logout() -> Response:
     """``POST``: log out, drop the stored token, then go to ``next`` or the site's root.
 
@@ -284,7 +296,7 @@ def logout() -> Response:
     state = _state()
     next_url = safe_next(request.values.get("next"))
     if request.method != "POST":
-        return _page("wechat/logout.html", next=next_url)
+        return _page("wechat/logout.html", next=next_url, name=display_name(current_user))
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()

@@ -125,6 +125,41 @@ def test_logout_by_get_changes_nothing_and_shows_a_post_button(
     assert client.get("/").get_data(as_text=True) == "hello stranger"
 
 
+def test_the_logout_page_says_who_is_logged_in(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    english = {"Accept-Language": "en"}
+    fake_wechat.user = fake_wechat.users[1]  # Alice Smith
+    log_in(client, fake_wechat)
+    page = client.get("/wechat/logout", headers=english).text
+    assert 'You are logged in as <strong lang="">Alice Smith</strong>.' in page
+    assert '<form method="post" action="/wechat/logout"' in page
+
+
+def test_the_logout_page_of_a_user_without_a_nickname(fake_wechat: FakeWeChat) -> None:
+    from flask_login import UserMixin
+
+    class Member(UserMixin):
+        id = "7"
+
+    app, wechat = make_app(fake_wechat)
+    app.login_manager.user_loader(lambda user_id: Member())  # type: ignore[attr-defined]
+    wechat.user_handler(lambda identity: Member())
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    page = client.get("/wechat/logout", headers={"Accept-Language": "en"}).text
+    assert "You are logged in to this site with WeChat." in page
+    assert '<form method="post" action="/wechat/logout"' in page
+
+
+def test_the_logout_page_offers_a_login_to_nobody(client: FlaskClient) -> None:
+    page = client.get("/wechat/logout?next=/bye", headers={"Accept-Language": "en"}).text
+    assert "<h1>You are not logged in</h1>" in page
+    assert "<form" not in page, "no log-out button for no one"
+    assert '<a class="button" href="/wechat/login?next=/bye">Log in with WeChat</a>' in page
+    assert 'href="/">Back to the site</a>' in page
+
+
 def test_same_callback_twice_answers_the_same_without_second_exchange(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
