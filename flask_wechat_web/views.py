@@ -29,6 +29,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from . import _session, i18n, pending
+from ._agents import in_wechat_browser, on_phone
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -147,9 +148,18 @@ def login() -> Response:
 
 
 def qrcode() -> Response:
-    """A page with WeChat's QR code embedded through ``wxLogin.js``."""
+    """A page with WeChat's QR code embedded through ``wxLogin.js``.
+
+    Only where it can be scanned: WeChat's own browser goes to the login,
+    which is the in-WeChat authorization there, and another phone to the
+    login's page for phones.
+    """
     _state()
-    return _page("wechat/qrcode.html", next=safe_next(request.args.get("next")))
+    next_url = safe_next(request.args.get("next"))
+    user_agent = request.user_agent.string
+    if in_wechat_browser(user_agent) or on_phone(user_agent):
+        return redirect(url_for("wechat.login", next=next_url))
+    return _page("wechat/qrcode.html", next=next_url)
 
 
 def _no_session() -> bool:
