@@ -135,7 +135,7 @@ def test_ui_locale_setting_wins_over_the_browser(fake_wechat: FakeWeChat) -> Non
     app, _ = make_app(fake_wechat, WECHAT_WEB_UI_LOCALE="zh_TW")
     page = app.test_client().get("/wechat/qrcode", headers={"Accept-Language": "en"})
     text = page.get_data(as_text=True)
-    assert '<html lang="zh-TW">' in text and "<h1>微信登入</h1>" in text
+    assert '<html lang="zh-TW">' in text and "<h1>掃碼登入</h1>" in text
 
 
 @pytest.mark.parametrize("value", ["fr", "zh-CN", "zh_Hans", "", 1])
@@ -158,7 +158,7 @@ def test_flask_babel_locale_selector_decides(fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     headers = {"Accept-Language": "zh-TW"}
     page = client.get("/wechat/qrcode", headers=headers).get_data(as_text=True)
-    assert '<html lang="en">' in page and "<h1>Sign in with WeChat</h1>" in page
+    assert '<html lang="en">' in page and "<h1>Scan to log in</h1>" in page
     with app.app_context():
         app.extensions["babel"].locale_selector = lambda: "zh_Hant_HK"
     page = client.get("/wechat/qrcode", headers=headers).get_data(as_text=True)

@@ -184,3 +184,19 @@ def test_the_in_wechat_page_outside_wechat_says_so() -> None:
     page = client.get(client.get("/wechat/login?mode=mp").location)
     assert page.status_code == 200 and "请在微信客户端打开链接" in page.text
     assert "<form" not in page.text
+
+
+def test_the_qr_page_names_the_login_once_and_its_fallback_link_works() -> None:
+    """The page's heading is not the frame's; the link opens the sandbox's own page."""
+    client = sandbox_site()
+    english = {"Accept-Language": "en"}
+    page = client.get("/wechat/qrcode?next=/x", headers=english).text
+    frame = client.get(client.get("/wechat/login?mode=qr").location, headers=english).text
+    [own_heading] = re.findall(r"<h1>(.*?)</h1>", page)
+    assert own_heading not in frame
+    link = re.search(r'<a href="([^"]+)">(No QR code\?[^<]*)</a>', page)
+    assert link is not None
+    assert "WeChat's own" not in link[2], "in the sandbox, it is the sandbox's page"
+    opened = client.get(html.unescape(link[1]))
+    assert opened.location.startswith("/_wechat_sandbox/connect/qrconnect?")
+    assert 'name="deny"' in client.get(opened.location).text
