@@ -96,7 +96,7 @@ def log_in_as(page: t.Any, locale: str, nickname_part: str) -> None:
 
 
 def click_sign_in(page: t.Any, locale: str) -> None:
-    page.get_by_role("link", name=site(locale, "Sign in with WeChat")).click()
+    page.get_by_role("link", name=site(locale, "Log in with WeChat")).click()
 
 
 def test_desktop_qr_login_and_logout(
@@ -132,7 +132,7 @@ def test_desktop_qr_login_and_logout(
     page.get_by_role("button", name=site(locale, "Log out")).first.click()
     page.wait_for_load_state()
     assert page.get_by_role("status").inner_text() == ext(locale, "You have logged out.")
-    assert page.get_by_role("link", name=site(locale, "Sign in with WeChat")).is_visible()
+    assert page.get_by_role("link", name=site(locale, "Log in with WeChat")).is_visible()
     screenshot(page, "6-logged-out")
 
 
