@@ -19,7 +19,7 @@ from babel.support import NullTranslations, Translations
 from flask_wechat_web.i18n import translations
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import FONTS_CONF, ROOT, Server
+from .conftest import FONTS_CONF, LANGS, ROOT, Server, _context
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +32,6 @@ ANDROID_CHROME_UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Mobile Safari/537.36"
 )
-#: The page languages, as the browser asks for them and as <html lang> says them.
-LANGS = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 Shot = t.Callable[[t.Any, str], t.Any]
 
 
@@ -50,22 +48,6 @@ def ext(locale: str, message: str, **values: str) -> str:
 def site(locale: str, message: str, **values: str) -> str:
     """An example-site text in ``locale``."""
     return _example_catalog(locale).gettext(message) % values
-
-
-@pytest.fixture(params=list(LANGS))
-def locale(request: pytest.FixtureRequest) -> str:
-    return t.cast(str, request.param)
-
-
-def _context(browser: t.Any, locale: str, **options: t.Any) -> t.Any:
-    return browser.new_context(locale=LANGS[locale], **options)
-
-
-@pytest.fixture
-def desktop(browser: t.Any, locale: str) -> t.Iterator[t.Any]:
-    context = _context(browser, locale, viewport={"width": 1280, "height": 860})
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
