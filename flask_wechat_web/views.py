@@ -285,7 +285,7 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     return response
 
 
-def display_name(user: t.Any) -> str | None:
+def _display_name(user: t.Any) -> str | None:
     """Who the logout page names: the user's ``nickname`` when it is a non-empty string.
 
     :class:`WeChatUser` has one, as most sites' user models for WeChat do; for
@@ -306,7 +306,7 @@ def logout() -> Response:
     state = _state()
     next_url = safe_next(request.values.get("next"))
     if request.method != "POST":
-        return _page("wechat/logout.html", next=next_url, name=display_name(current_user))
+        return _page("wechat/logout.html", next=next_url, name=_display_name(current_user))
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()
