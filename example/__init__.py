@@ -37,7 +37,7 @@ from flask_wechat_web import (
     WeChatIdentity,
     WeChatWeb,
 )
-from flask_wechat_web.extension import in_wechat_browser
+from flask_wechat_web.extension import in_wechat_browser, on_phone
 from flask_wechat_web.i18n import HTML_LANG, LOCALES, negotiate, supported_locale
 from flask_wechat_web.views import safe_next
 
@@ -124,6 +124,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
             "html_lang": HTML_LANG[locale],
             "languages": LANGUAGES,
             "in_wechat": in_wechat_browser(request.user_agent.string),
+            "on_phone": on_phone(request.user_agent.string),
         }
 
     @app.route("/language/<locale>")

@@ -146,7 +146,7 @@ class AccessDeniedError(WeChatError):
     """The user declined the login (WeChat came back with a state but no code)."""
 
     status = 403
-    user_title = _l("Login cancelled")
+    user_title = _l("Login canceled")
     user_message = _l(
         "You declined the WeChat authorization, so this site received nothing from your account."
     )
@@ -185,7 +185,7 @@ class StateMismatchError(WeChatError):
             ),
         ),
         "unknown": (
-            _l("Login not recognised"),
+            _l("Login not recognized"),
             _l("This login was not started in this browser. Please log in again here."),
         ),
         "expired": (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import re
 import threading
 import time
 import typing as t
@@ -18,6 +17,7 @@ from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
 from . import _session, i18n, pending, scopes
+from ._agents import in_wechat_browser, on_phone
 from .cli import wechat_cli
 from .client import (
     AUTH_PATH,
@@ -72,16 +72,6 @@ _FLOWS = {
 _REMOTE_NAMES = {"qr": "wechat", "mp": "wechat_mp"}
 
 logger = logging.getLogger(__name__)
-
-#: User-Agents of phones and tablets, which cannot scan a QR on their own screen.
-_PHONE = re.compile(r"iphone|ipad|ipod|android|mobile|harmonyos|windows phone")
-
-
-def in_wechat_browser(user_agent: str) -> bool:
-    """WeChat's own browser; not WeCom's (``wxwork``), which also says MicroMessenger."""
-    ua = user_agent.lower()
-    return "micromessenger" in ua and "wxwork" not in ua
-
 
 #: What the built-in user's profile may take in the session (see ``_session.BUDGET``).
 PROFILE_BUDGET = 600
@@ -180,7 +170,7 @@ class WeChatWeb:
         app.add_template_global(self.login_url, "wechat_login_url")
         app.add_template_global(self.qrcode_options, "wechat_qrcode_options")
         # The macros' own words, in the extension's catalogs (a site's ``_`` is its own).
-        app.add_template_global(i18n.gettext, "wechat_gettext")
+        app.add_template_global(i18n.template_text, "wechat_gettext")
         app.cli.add_command(wechat_cli)
         install_log_scrubber()
 
@@ -500,7 +490,7 @@ class WeChatWebState:
             return "qr"
         if in_wechat_browser(user_agent):
             return "mp" if self.has_mp() else "qr"
-        return "phone" if _PHONE.search(user_agent.lower()) else "qr"
+        return "phone" if on_phone(user_agent) else "qr"
 
     def flow_of(self, token: t.Mapping[str, t.Any]) -> str:
         """Which app issued ``token``: the Official Account if its appid says so."""

@@ -152,6 +152,15 @@ def template_gettext(locale: str) -> Callable[..., Markup]:
     return translate
 
 
+def template_text(message: str, **variables: t.Any) -> Markup:
+    """The ``wechat_gettext`` of templates: :func:`template_gettext` in the request's language.
+
+    The extension's pages and macros use it rather than ``_``, so they can sit
+    in a site's own layout, whose ``_`` is the site's.
+    """
+    return template_gettext(current_locale())(message, **variables)
+
+
 def template_context(locale: str) -> dict[str, t.Any]:
-    """What the extension's templates need to speak ``locale``."""
+    """What the fake WeChat's templates need to speak ``locale``."""
     return {"_": template_gettext(locale), "html_lang": HTML_LANG[locale]}

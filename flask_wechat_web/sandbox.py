@@ -3,8 +3,10 @@
 With ``WECHAT_WEB_SANDBOX = True`` the app mounts :class:`FakeWeChat` at
 ``/_wechat_sandbox``, points both base URLs there, and fills in sample
 credentials when none are set, so a login works with no WeChat account.
-The browser meets the fake's consent page; the server's calls to the fake
-API stay in-process. Codes go back only to the site's own host (that of
+The browser meets the fake's consent page, in the language the site chose
+for the person (as the extension's own pages get it), with a way back to the
+site after a denial; the server's calls to the fake API stay in-process.
+Codes go back only to the site's own host (that of
 ``WECHAT_WEB_CALLBACK_URL`` or ``SERVER_NAME`` when set, else the host the
 page is served on). Only ever on with ``app.debug`` or ``app.testing``:
 anyone could log in as anyone.
@@ -12,14 +14,22 @@ anyone could log in as anyone.
 
 from __future__ import annotations
 
+import typing as t
+from collections.abc import Iterable
+
 from flask import Flask
 from requests.adapters import BaseAdapter
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from . import i18n
 from .errors import ConfigurationError
 from .testing.fake import WXLOGIN_JS_PATH, FakeWeChat, callback_domain
+from .testing.pages import SITE_LOCALE_KEY, SITE_ROOT_KEY
 from .testing.transport import WSGIAdapter
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 MOUNT_PATH = "/_wechat_sandbox"
 #: The API host the sandbox's in-process transport answers for.
@@ -56,13 +66,32 @@ def install_sandbox(app: Flask) -> FakeWeChat:
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
     config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {MOUNT_PATH: fake.open_app}
+        app.wsgi_app, {MOUNT_PATH: _SiteChoices(app, fake.open_app)}
     )
     app.logger.warning(
         "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat.",
         MOUNT_PATH,
     )
     return fake
+
+
+class _SiteChoices:
+    """Tells the fake's pages what the site chose: the person's language, its root.
+
+    The site's locale comes from a request context of the site's own app, so
+    Flask-Babel's selector, ``WECHAT_WEB_UI_LOCALE`` and ``Accept-Language``
+    decide as they do for the extension's pages.
+    """
+
+    def __init__(self, app: Flask, pages: WSGIApplication) -> None:
+        self.app, self.pages = app, pages
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self.app.request_context(environ):
+            environ[SITE_LOCALE_KEY] = i18n.current_locale()
+        script_name = str(environ.get("SCRIPT_NAME", ""))
+        environ[SITE_ROOT_KEY] = script_name.removesuffix(MOUNT_PATH) + "/"
+        return self.pages(environ, start_response)
 
 
 def sandbox_transport(fake: FakeWeChat) -> dict[str, BaseAdapter]:

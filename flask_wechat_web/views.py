@@ -29,6 +29,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from . import _session, i18n, pending
+from ._agents import in_wechat_browser, on_phone
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -97,7 +98,7 @@ def create_blueprint() -> Blueprint:
     """The ``wechat`` blueprint; one per extension object, shared by its apps."""
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(_private_headers)
-    bp.context_processor(lambda: i18n.template_context(i18n.current_locale()))
+    bp.context_processor(_page_context)
     # No automatic OPTIONS: every route is a navigation that needs no CORS
     # preflight, so OPTIONS gets 405 like any other method a route refuses.
     bp.add_url_rule("/login", "login", login, provide_automatic_options=False)
@@ -108,6 +109,11 @@ def create_blueprint() -> Blueprint:
     )
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     return bp
+
+
+def _page_context() -> dict[str, str]:
+    """``<html lang>`` of the extension's pages; named apart from a site's own ``html_lang``."""
+    return {"wechat_html_lang": i18n.HTML_LANG[i18n.current_locale()]}
 
 
 def _private_headers(response: Response) -> Response:
@@ -175,9 +181,18 @@ def login() -> Response:
 
 
 def qrcode() -> Response:
-    """A page with WeChat's QR code embedded through ``wxLogin.js``."""
+    """A page with WeChat's QR code embedded through ``wxLogin.js``.
+
+    Only where it can be scanned: WeChat's own browser goes to the login,
+    which is the in-WeChat authorization there, and another phone to the
+    login's page for phones.
+    """
     _state()
-    return _page("wechat/qrcode.html", next=safe_next(request.args.get("next")))
+    next_url = safe_next(request.args.get("next"))
+    user_agent = request.user_agent.string
+    if in_wechat_browser(user_agent) or on_phone(user_agent):
+        return redirect(url_for("wechat.login", next=next_url))
+    return _page("wechat/qrcode.html", next=next_url)
 
 
 def _no_session() -> bool:
@@ -293,7 +308,7 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     """
     logger.error("Flask-WeChat-Web is not set up correctly: %s", error.message)
     # Raised in any view: the blueprint's context processor may not have run.
-    context = {"error": error, **i18n.template_context(i18n.current_locale())}
+    context = {"error": error, **_page_context()}
     try:
         html = render_template("wechat/setup_error.html", **context)
     except TemplateNotFound:  # our blueprint, with its templates, is not registered
@@ -302,6 +317,18 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     response = Response(html, status=500, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _display_name(user: t.Any) -> str | None:
+    """Who the logout page names: the user's ``nickname`` when it is a non-empty string.
+
+    :class:`WeChatUser` has one, as most sites' user models for WeChat do; for
+    any other user the page says "logged in with WeChat" without a name.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    nickname = getattr(user, "nickname", None)
+    return nickname if isinstance(nickname, str) and nickname.strip() else None
 
 
 def logout() -> Response:
@@ -313,7 +340,7 @@ def logout() -> Response:
     state = _state()
     next_url = safe_next(request.values.get("next"))
     if request.method != "POST":
-        return _page("wechat/logout.html", next=next_url)
+        return _page("wechat/logout.html", next=next_url, name=_display_name(current_user))
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is not None:
         state.extension.storage.delete()

@@ -54,3 +54,32 @@ def test_logout_button_posts_and_logs_out(example_app: Flask, fake_wechat: FakeW
     done = client.post(form.group(1))
     assert done.status_code == 302
     assert "微信登录" in client.get("/").get_data(as_text=True)
+
+
+def test_the_extensions_pages_are_in_the_sites_layout(example_app: Flask) -> None:
+    client = example_app.test_client()
+    client.set_cookie("lang", "zh_TW")
+    english = {"Accept-Language": "en"}
+    for path in ("/wechat/logout", "/wechat/qrcode", "/wechat/authorized?state=Bad1&code=x"):
+        page = client.get(path, headers=english).get_data(as_text=True)
+        assert '<html lang="zh-TW">' in page, path
+        assert 'class="brand"' in page and 'aria-label="語言"' in page, path  # header, switch
+        assert 'class="wechat-card"' in page, path
+        # The site's login link from here comes back home, not to this page.
+        assert 'href="/wechat/login?next=/"' in page, path
+    error = client.get("/wechat/authorized?state=Bad1&code=x").get_data(as_text=True)
+    assert error.count('<p class="flash') == 0  # the card says it once
+
+
+SAFARI_ON_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_the_home_page_offers_the_qr_only_on_a_computer(example_app: Flask) -> None:
+    client = example_app.test_client()
+    assert 'href="/wechat/qrcode?next=/"' in client.get("/").get_data(as_text=True)
+    phone = client.get("/", headers={"User-Agent": SAFARI_ON_IPHONE}).get_data(as_text=True)
+    assert "/wechat/qrcode" not in phone
+    assert 'href="/wechat/login?next=/"' in phone  # the login, which knows phones

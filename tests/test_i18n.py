@@ -92,6 +92,28 @@ def test_catalogs_are_complete_and_compiled(source: str, domain: str) -> None:
         )
 
 
+#: One English: "log in" (verb), "login" (noun), American spelling.
+_NOT_OUR_ENGLISH = re.compile(
+    r"\bsign(s|ed|ing)?[ -](in|out)\b|\bsignin\b|\blog-?in (with|to|as)\b|"
+    r"\b\w*(recognis|authoris|organis|realis|customis|cancell|colour|behaviour|favour)\w*",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(("source", "domain"), CATALOGS)
+def test_one_english_log_in_and_american_spelling(source: str, domain: str) -> None:
+    with (ROOT / source / "translations" / f"{domain}.pot").open("rb") as f:
+        template = _ids(read_po(f))
+    assert sorted(m for m in template if _NOT_OUR_ENGLISH.search(m)) == []
+
+
+def test_the_english_checker_finds_other_english() -> None:
+    for text in ("Sign in with WeChat", "You are signed in.", "Login not recognised", "cancelled"):
+        assert _NOT_OUR_ENGLISH.search(text), text
+    for text in ("Log in with WeChat", "Login not recognized", "Log in as %(name)s", "login link"):
+        assert not _NOT_OUR_ENGLISH.search(text), text
+
+
 # -- the language a request gets ---------------------------------------------
 
 
@@ -135,7 +157,7 @@ def test_ui_locale_setting_wins_over_the_browser(fake_wechat: FakeWeChat) -> Non
     app, _ = make_app(fake_wechat, WECHAT_WEB_UI_LOCALE="zh_TW")
     page = app.test_client().get("/wechat/qrcode", headers={"Accept-Language": "en"})
     text = page.get_data(as_text=True)
-    assert '<html lang="zh-TW">' in text and "<h1>微信登入</h1>" in text
+    assert '<html lang="zh-TW">' in text and "<h1>掃碼登入</h1>" in text
 
 
 @pytest.mark.parametrize("value", ["fr", "zh-CN", "zh_Hans", "", 1])
@@ -158,7 +180,7 @@ def test_flask_babel_locale_selector_decides(fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     headers = {"Accept-Language": "zh-TW"}
     page = client.get("/wechat/qrcode", headers=headers).get_data(as_text=True)
-    assert '<html lang="en">' in page and "<h1>Sign in with WeChat</h1>" in page
+    assert '<html lang="en">' in page and "<h1>Scan to log in</h1>" in page
     with app.app_context():
         app.extensions["babel"].locale_selector = lambda: "zh_Hant_HK"
     page = client.get("/wechat/qrcode", headers=headers).get_data(as_text=True)
@@ -427,7 +449,7 @@ def test_example_pages_are_whole_in_each_language(tmp_path: Path, locale: str) -
 def test_inside_wechat_the_home_page_does_not_say_scan(tmp_path: Path) -> None:
     desktop, in_wechat = list(_example_pages(tmp_path, "en"))[1:3]
     assert "scan a QR code" in desktop
-    assert "scan a QR code" not in in_wechat and "one tap and you are signed in" in in_wechat
+    assert "scan a QR code" not in in_wechat and "one tap and you are logged in" in in_wechat
 
 
 def test_flask_babel_without_a_selector_means_its_default_locale() -> None:

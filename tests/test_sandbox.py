@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask
+import pytest
+from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_login import current_user
-from werkzeug.test import TestResponse
+from werkzeug.test import Client, TestResponse
 
 from flask_wechat_web import WeChatWeb
+from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import MICROMESSENGER_UA, callback_path, consent_form, query_of
 
@@ -98,8 +103,100 @@ def test_deny_stays_on_wechats_page() -> None:
     assert client.get("/").text == "anonymous"
 
 
+def _links(page: str) -> dict[str, str]:
+    """A page's links: their text, and where they lead."""
+    found = re.findall(r'<a [^>]*href="([^"]*)"[^>]*>(.*?)</a>', page)
+    return {html.unescape(text): html.unescape(href) for href, text in found}
+
+
+def test_a_denial_offers_the_way_back_to_the_site_and_another_try() -> None:
+    client = sandbox_site()
+    consent = client.get(client.get("/wechat/login?next=/account").location)
+    denied = press(client, consent, deny="1")
+    assert "你已拒绝授权" in denied.text
+    links = _links(denied.text)
+    assert links["返回网站"] == "/"
+    again = client.get(links["重新选择"])
+    assert again.status_code == 200 and 'name="deny"' in again.text  # the same consent page
+    # In wxLogin.js's frame: the QR again, in the frame; the site is around it.
+    framed = client.get("/wechat/qrcode")
+    options = json.loads(re.search(r"new WxLogin\((.*)\);", framed.text).group(1))  # type: ignore[union-attr]
+    query = urlencode(
+        {"appid": options["appid"], "scope": options["scope"], "state": options["state"]}
+    )
+    frame_url = (
+        f"/_wechat_sandbox/connect/qrconnect?{query}&redirect_uri={options['redirect_uri']}"
+        "&login_type=jssdk&self_redirect=false"
+    )
+    denied = press(client, client.get(frame_url), deny="1")
+    links = _links(denied.text)
+    assert list(links) == ["重新选择"]
+    assert 'name="deny"' in client.get(links["重新选择"]).text
+
+
+def test_the_fake_on_its_own_leads_back_to_the_callbacks_host() -> None:
+    fake = FakeWeChat(domain="site.example")
+    client = Client(fake)
+    url = (
+        f"/connect/qrconnect?appid={fake.website_app.appid}"
+        "&redirect_uri=https%3A%2F%2Fsite.example%2Fwechat%2Fauthorized"
+        "&response_type=code&scope=snsapi_login&state=s1"
+    )
+    denied = press(t.cast(t.Any, client), client.get(url), deny="1")
+    assert _links(denied.get_data(as_text=True))["返回网站"] == "https://site.example/"
+
+
+def _babel_site(**config: t.Any) -> FlaskClient:
+    from flask_babel import Babel
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", WECHAT_WEB_SANDBOX=True, **config)
+    Babel(app, locale_selector=lambda: request.cookies.get("lang", "en"))
+    WeChatWeb(app)
+    return app.test_client()
+
+
+@pytest.mark.parametrize("chosen", ["zh_TW", "zh_CN", "en"])
+def test_the_sandbox_speaks_the_language_the_site_chose(chosen: str) -> None:
+    """Flask-Babel's locale (a cookie here) over the browser's ``Accept-Language``."""
+    lang = chosen.replace("_", "-")
+    client = _babel_site()
+    client.set_cookie("lang", chosen)
+    english_browser = {"Accept-Language": "en" if chosen != "en" else "zh-TW"}
+    consent = client.get(client.get("/wechat/login").location, headers=english_browser)
+    assert f'<html lang="{lang}">' in consent.text
+    denied = press(client, consent, deny="1")
+    assert f'<html lang="{lang}">' in denied.text
+    in_wechat = {**english_browser, "User-Agent": MICROMESSENGER_UA}
+    mp = client.get(client.get("/wechat/login", headers=in_wechat).location, headers=in_wechat)
+    assert f'<html lang="{lang}">' in mp.text
+
+
+def test_the_sandbox_follows_the_ui_locale_setting() -> None:
+    client = sandbox_site(WECHAT_WEB_UI_LOCALE="zh_TW")
+    english = {"Accept-Language": "en"}
+    consent = client.get(client.get("/wechat/login", headers=english).location, headers=english)
+    assert '<html lang="zh-TW">' in consent.text
+
+
 def test_the_in_wechat_page_outside_wechat_says_so() -> None:
     client = sandbox_site()
     page = client.get(client.get("/wechat/login?mode=mp").location)
     assert page.status_code == 200 and "请在微信客户端打开链接" in page.text
     assert "<form" not in page.text
+
+
+def test_the_qr_page_names_the_login_once_and_its_fallback_link_works() -> None:
+    """The page's heading is not the frame's; the link opens the sandbox's own page."""
+    client = sandbox_site()
+    english = {"Accept-Language": "en"}
+    page = client.get("/wechat/qrcode?next=/x", headers=english).text
+    frame = client.get(client.get("/wechat/login?mode=qr").location, headers=english).text
+    [own_heading] = re.findall(r"<h1>(.*?)</h1>", page)
+    assert own_heading not in frame
+    link = re.search(r'<a href="([^"]+)">(No QR code\?[^<]*)</a>', page)
+    assert link is not None
+    assert "WeChat's own" not in link[2], "in the sandbox, it is the sandbox's page"
+    opened = client.get(html.unescape(link[1]))
+    assert opened.location.startswith("/_wechat_sandbox/connect/qrconnect?")
+    assert 'name="deny"' in client.get(opened.location).text

@@ -15,7 +15,15 @@ from flask_login import login_required
 from flask_wechat_web import WeChatWeb, _session
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import SignalRecorder, callback_path, log_in, make_app, query_of, start_login
+from .conftest import (
+    MICROMESSENGER_UA,
+    SignalRecorder,
+    callback_path,
+    log_in,
+    make_app,
+    query_of,
+    start_login,
+)
 
 
 def test_login_redirects_to_qrconnect_in_wechat_order(client: FlaskClient, app: Flask) -> None:
@@ -123,6 +131,57 @@ def test_logout_by_get_changes_nothing_and_shows_a_post_button(
     response = client.post("/wechat/logout", data={"next": "https://evil.com"})
     assert response.location == "/"
     assert client.get("/").get_data(as_text=True) == "hello stranger"
+
+
+def test_the_logout_page_says_who_is_logged_in(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    english = {"Accept-Language": "en"}
+    fake_wechat.user = fake_wechat.users[1]  # Alice Smith
+    log_in(client, fake_wechat)
+    page = client.get("/wechat/logout", headers=english).text
+    assert 'You are logged in as <strong lang="">Alice Smith</strong>.' in page
+    assert '<form method="post" action="/wechat/logout"' in page
+
+
+def test_the_logout_page_of_a_user_without_a_nickname(fake_wechat: FakeWeChat) -> None:
+    from flask_login import UserMixin
+
+    class Member(UserMixin):
+        id = "7"
+
+    app, wechat = make_app(fake_wechat)
+    app.login_manager.user_loader(lambda user_id: Member())  # type: ignore[attr-defined]
+    wechat.user_handler(lambda identity: Member())
+    client = app.test_client()
+    log_in(client, fake_wechat)
+    page = client.get("/wechat/logout", headers={"Accept-Language": "en"}).text
+    assert "You are logged in to this site with WeChat." in page
+    assert '<form method="post" action="/wechat/logout"' in page
+
+
+def test_the_logout_page_offers_a_login_to_nobody(client: FlaskClient) -> None:
+    page = client.get("/wechat/logout?next=/bye", headers={"Accept-Language": "en"}).text
+    assert "<h1>You are not logged in</h1>" in page
+    assert "<form" not in page, "no log-out button for no one"
+    assert '<a class="button" href="/wechat/login?next=/bye">Log in with WeChat</a>' in page
+    assert 'href="/">Back to the site</a>' in page
+
+
+ANDROID_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126 Mobile"
+
+
+@pytest.mark.parametrize("user_agent", [MICROMESSENGER_UA, ANDROID_UA])
+def test_no_qr_page_where_it_cannot_be_scanned(client: FlaskClient, user_agent: str) -> None:
+    """Inside WeChat, the in-WeChat login; on another phone, the phone's page."""
+    response = client.get("/wechat/qrcode?next=/x", headers={"User-Agent": user_agent})
+    assert (response.status_code, response.location) == (302, "/wechat/login?next=/x")
+    login = client.get(response.location, headers={"User-Agent": user_agent})
+    if user_agent == MICROMESSENGER_UA:
+        assert "/connect/oauth2/authorize?" in login.location
+    else:
+        assert login.status_code == 200 and 'id="open-url"' in login.text
+    assert client.get("/wechat/qrcode?next=/x").status_code == 200  # a computer
 
 
 def test_same_callback_twice_answers_the_same_without_second_exchange(

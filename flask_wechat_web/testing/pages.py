@@ -9,8 +9,9 @@ a code is minted only when a person approves there (the page's form, or
 approves silently. A HEAD or a browser's prefetch never mints one.
 
 The pages speak the visitor's language (``lang=en`` on ``qrconnect``, else
-the browser's ``Accept-Language``), except an error page's title: that is
-WeChat's own, in Chinese, whatever the language, with its meaning beside it.
+the browser's ``Accept-Language``; in the sandbox, the site's choice), except
+an error page's title: that is WeChat's own, in Chinese, whatever the
+language, with its meaning beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from ..i18n import gettext_noop as N_
 from ..i18n import negotiate, template_context
 from .model import ALNUM, SCOPES, FakeApp, FakeUser, Model, host_of
 
+#: WSGI environ keys the sandbox sets (``sandbox.py``): the language the site
+#: chose for this request, and the site's root URL, where a denial leads back.
+SITE_LOCALE_KEY = "flask_wechat_web.site_locale"
+SITE_ROOT_KEY = "flask_wechat_web.site_root"
 #: The cookie naming who is at this browser: the page offers that user, made
 #: up on first use, and ``snsapi_base`` logs them in (one per load-test client).
 USER_COOKIE = "fake_wechat_user"
@@ -199,7 +204,7 @@ class Pages(Model):
         here = self._user_named(request.cookies.get(USER_COOKIE))
         if request.method == "POST":
             if "deny" in request.form:
-                return self._denied(auth, page)
+                return self._denied(auth, page, request)
             users = {user.key: user for user in self.users}
             user = users.get(request.form.get("user", ""))
             if user is None:
@@ -221,9 +226,17 @@ class Pages(Model):
             users=[(user, _initials(user.nickname)) for user in self.users],
         )
 
-    def _denied(self, auth: Authorization, page: _Pages) -> Response:
+    def _denied(self, auth: Authorization, page: _Pages, request: Request) -> Response:
+        """WeChat's dead end, with a way out: the consent page again, or the site.
+
+        Real WeChat leaves the person there; a fake need not. In wxLogin.js's
+        frame the site is all around, so the frame offers only the QR again.
+        """
         if not self.deny_redirect:
-            return page("sandbox_denied.html", compact=auth.jssdk)
+            path = "qrconnect" if auth.endpoint == "qrconnect" else "oauth2/authorize"
+            again = f"{request.script_root}/connect/{path}?{auth.query}"
+            site = request.environ.get(SITE_ROOT_KEY) or _origin(auth.redirect_uri)
+            return page("sandbox_denied.html", compact=auth.jssdk, again=again, site=site)
         return self._redirect(auth, _denied_url(auth), page)
 
     @staticmethod
@@ -270,6 +283,12 @@ def _denied_url(auth: Authorization) -> str:
     return _add_query(auth.redirect_uri, params)
 
 
+def _origin(uri: str) -> str:
+    """The root of the site ``uri`` is on."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def _is_prefetch(request: Request) -> bool:
     """A browser fetching ahead of a click (Chromium's ``Sec-Purpose``, older ``Purpose``)."""
     purpose = request.headers.get("Sec-Purpose") or request.headers.get("Purpose") or ""
@@ -304,11 +323,15 @@ class _Pages:
 
 
 def _page_locale(query: str, request: Request) -> str:
-    """The pages' language: ``lang=en`` as qrconnect takes it, else the browser's.
+    """The pages' language: the site's choice in the sandbox; else ``lang=en``
+    as qrconnect takes it, else the browser's.
 
     WeChat's ``lang`` is ``cn`` (the default) or ``en``; a Chinese page is in
     traditional characters when the browser asks for them.
     """
+    chosen = request.environ.get(SITE_LOCALE_KEY)
+    if chosen:
+        return str(chosen)
     browser = negotiate(request.accept_languages)
     lang = dict(parse_qsl(query)).get("lang")
     if lang == "en":

@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 _START_DEADLINE = 30.0
+#: The page languages, as the browser asks for them and as <html lang> says them.
+LANGS = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 
 
 def free_port() -> int:
@@ -135,6 +137,23 @@ def browser() -> t.Iterator[t.Any]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(params=list(LANGS))
+def locale(request: pytest.FixtureRequest) -> str:
+    """Each browser test runs in 简体中文, 繁體中文 and English."""
+    return t.cast(str, request.param)
+
+
+def _context(browser: t.Any, locale: str, **options: t.Any) -> t.Any:
+    return browser.new_context(locale=LANGS[locale], **options)
+
+
+@pytest.fixture
+def desktop(browser: t.Any, locale: str) -> t.Iterator[t.Any]:
+    context = _context(browser, locale, viewport={"width": 1280, "height": 860})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from babel.support import NullTranslations, Translations
 from flask_wechat_web.i18n import translations
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import FONTS_CONF, ROOT, Server
+from .conftest import FONTS_CONF, LANGS, ROOT, Server, _context
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +32,6 @@ ANDROID_CHROME_UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Mobile Safari/537.36"
 )
-#: The page languages, as the browser asks for them and as <html lang> says them.
-LANGS = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 Shot = t.Callable[[t.Any, str], t.Any]
 
 
@@ -50,22 +48,6 @@ def ext(locale: str, message: str, **values: str) -> str:
 def site(locale: str, message: str, **values: str) -> str:
     """An example-site text in ``locale``."""
     return _example_catalog(locale).gettext(message) % values
-
-
-@pytest.fixture(params=list(LANGS))
-def locale(request: pytest.FixtureRequest) -> str:
-    return t.cast(str, request.param)
-
-
-def _context(browser: t.Any, locale: str, **options: t.Any) -> t.Any:
-    return browser.new_context(locale=LANGS[locale], **options)
-
-
-@pytest.fixture
-def desktop(browser: t.Any, locale: str) -> t.Iterator[t.Any]:
-    context = _context(browser, locale, viewport={"width": 1280, "height": 860})
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -96,7 +78,7 @@ def log_in_as(page: t.Any, locale: str, nickname_part: str) -> None:
 
 
 def click_sign_in(page: t.Any, locale: str) -> None:
-    page.get_by_role("link", name=site(locale, "Sign in with WeChat")).click()
+    page.get_by_role("link", name=site(locale, "Log in with WeChat")).click()
 
 
 def test_desktop_qr_login_and_logout(
@@ -132,7 +114,7 @@ def test_desktop_qr_login_and_logout(
     page.get_by_role("button", name=site(locale, "Log out")).first.click()
     page.wait_for_load_state()
     assert page.get_by_role("status").inner_text() == ext(locale, "You have logged out.")
-    assert page.get_by_role("link", name=site(locale, "Sign in with WeChat")).is_visible()
+    assert page.get_by_role("link", name=site(locale, "Log in with WeChat")).is_visible()
     screenshot(page, "6-logged-out")
 
 
