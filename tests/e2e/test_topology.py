@@ -19,7 +19,10 @@ import typing as t
 
 import pytest
 
-from benchmarks.topology import FAIL_TIMEOUT, Load, Topology, figures, lb_log, load
+from benchmarks.topology import Topology
+from benchmarks.topology_figures import figures, lb_log
+from benchmarks.topology_load import Load, load
+from benchmarks.topology_nginx import FAIL_TIMEOUT
 
 from .conftest import ROOT
 
