@@ -36,6 +36,7 @@ lint() {
     "$BIN/ruff" check flask_wechat_web tests example benchmarks scripts
     "$BIN/ruff" format --check flask_wechat_web tests example benchmarks scripts
     "$BIN/mypy" --strict flask_wechat_web
+    "$BIN/lint-imports" --no-cache  # the layers, no import circle: pyproject.toml
 }
 
 # Both languages, nitpicky, and the Chinese catalog complete (scripts/docs.sh).

@@ -70,6 +70,8 @@ setup(
         "dev": [
             "ruff>=0.5",
             "mypy>=1.10",
+            # The layers and no import circle (pyproject.toml's contracts).
+            "import-linter>=2.17; python_version >= '3.11'",
             "types-requests>=2.31",
             "pyinstrument>=4.6",
             "matplotlib>=3.8",

@@ -37,9 +37,9 @@ from flask_wechat_web import (
     WeChatIdentity,
     WeChatWeb,
 )
-from flask_wechat_web.extension import in_wechat_browser, on_phone
+from flask_wechat_web.agents import in_wechat_browser, on_phone
 from flask_wechat_web.i18n import HTML_LANG, LOCALES, negotiate, supported_locale
-from flask_wechat_web.views import safe_next
+from flask_wechat_web.pages import safe_next
 
 from .models import User, WeChatAccount, db
 

@@ -225,6 +225,8 @@ def _read_body(resp: requests.Response) -> requests.Response:
         raise
     if encoding not in ("", "identity"):
         body = bytearray(_inflate(bytes(body), _endpoint(resp)))
+    # requests has no public way to hand a Response a body it did not read
+    # itself; these two attributes are what its ``content`` and ``json()`` read.
     resp._content = bytes(body)
     resp._content_consumed = True  # type: ignore[attr-defined]
     return resp

@@ -12,30 +12,14 @@ from flask.cli import AppGroup
 from .config import problems, relay_only, shown_host, url_problem
 from .errors import InvalidCodeError, WeChatError
 from .relay import problems as relay_problems
+from .state import get_state
 
 wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
 
+
 #: Where each app's callback domain is entered, and what it is called there.
-_CONSOLES = {
-    "qr": (
-        "Website app",
-        "open.weixin.qq.com > 管理中心 > 网站应用 > 开发信息 > 授权回调域"
-        " (authorization callback domain)",
-    ),
-    "mp": (
-        "Official Account",
-        "mp.weixin.qq.com > 设置与开发 > 公众号设置 > 功能设置 > 网页授权域名"
-        " (web authorization domain)",
-    ),
-}
-
-
 def _app() -> Flask:
     return t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-
-
-def _flows(app: Flask) -> list[str]:
-    return ["qr", "mp"] if app.config.get("WECHAT_WEB_MP_APPID") else ["qr"]
 
 
 @wechat_cli.command("check")
@@ -69,14 +53,14 @@ def check_command(online: bool) -> None:
 
 def _online_problems(app: Flask) -> list[str]:
     """Exchange a dummy code: 40029 (bad code) means WeChat accepted appid and secret."""
-    from .extension import get_state
-
     if relay_only(app.config):
         return []  # a site that only relays has no credentials to ask about
     state = get_state(app)
     found = []
-    for flow in _flows(app):
-        key = "WECHAT_WEB_APPID" if flow == "qr" else "WECHAT_WEB_MP_APPID"
+    for flow in state.flows:
+        if not flow.configured(app.config):
+            continue
+        key = flow.appid_key
         try:
             state.remote(flow).fetch_access_token(code="flaskwechatcheck")
         except InvalidCodeError as error:
@@ -180,17 +164,17 @@ def urls_command() -> None:
         raise SystemExit(1)
     parts = urlsplit(callback)
     click.echo(f"{'Relay URL' if relays else 'Callback URL'}: {callback}")
-    # A relay's sites may log in either way: its one domain goes in both consoles.
-    for flow in ["qr", "mp"] if relays else _flows(app):
-        title, where = _CONSOLES[flow]
-        click.echo(f"{title}: enter {parts.hostname}")
-        click.echo(f"  in {where}")
-        if flow == "mp" and parts.port:
-            click.echo("  warning: the Official Account rejects domains with a port (10003).")
-        if flow == "mp":
-            click.echo(
-                "  (WeChat asks you to serve its MP_verify_*.txt file at that domain's root.)"
-            )
+    # A relay's sites may log in either way: its one domain goes in every console.
+    # The website app's first: the way in of any browser, after those made for one.
+    for flow in sorted(get_state(app).flows, key=lambda flow: flow.in_wechat_only):
+        if not (relays or flow.configured(app.config)):
+            continue
+        click.echo(f"{flow.app_kind[0].upper()}{flow.app_kind[1:]}: enter {parts.hostname}")
+        click.echo(f"  in {flow.console}")
+        if flow.console_refuses_port and parts.port:
+            click.echo(f"  warning: the {flow.app_kind} rejects domains with a port (10003).")
+        if flow.console_note:
+            click.echo(f"  {flow.console_note}")
     if parts.scheme != "https":
         click.echo("warning: the callback URL is not https.")
     if relays:

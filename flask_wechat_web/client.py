@@ -306,6 +306,8 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         if kwargs.get("withhold_token"):
             return self._call(method, url, None, kwargs)
         stored = token is None
+        # Authlib's private lookup of the stored token (the fetch_token hook,
+        # cached per request): the one its own request() makes, not done twice.
         used = self._get_requested_token() if stored else token
         if used is None:
             raise TokenExpiredError(NO_TOKEN)
@@ -331,6 +333,23 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
             lambda: super(WeChatRemoteApp, self).fetch_access_token(redirect_uri, **kwargs),
             self.api_base_url,
         )
+
+    def refresh(self, refresh_token: str, openid: str | None) -> dict[str, t.Any]:
+        """A fresh token from WeChat's ``sns/oauth2/refresh_token`` (a GET, see the session).
+
+        Authlib's remote apps have no public refresh; their sessions do. The
+        session comes from ``_get_oauth_client``, the private seam through
+        which Authlib's own ``fetch_access_token`` gets one with this app's
+        settings (and which this class overrides to reuse idle sessions).
+        """
+
+        def do_refresh() -> dict[str, t.Any]:
+            with self._get_oauth_client(**self.server_metadata) as client:
+                client.refreshing_openid = openid
+                url = self.server_metadata["refresh_token_url"]
+                return dict(client.refresh_token(url, refresh_token=refresh_token))
+
+        return call_wechat(do_refresh, self.api_base_url)
 
     def get_json(self, path: str, **params: t.Any) -> dict[str, t.Any]:
         """GET an API path with ``params`` (no stored token) and check the body."""

@@ -7,8 +7,8 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flask_wechat_web.pages import safe_next
 from flask_wechat_web.testing import FakeWeChat
-from flask_wechat_web.views import safe_next
 
 from .conftest import log_in
 

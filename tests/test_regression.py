@@ -10,7 +10,7 @@ import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_wechat_web import WeChatIdentity, views
+from flask_wechat_web import WeChatIdentity, pages
 from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import MICROMESSENGER_UA, log_in, make_app
@@ -159,8 +159,8 @@ def test_no_hook_of_ours_works_on_other_routes(
     # slashes, which repeats a code) before any hook of the blueprint runs. On a
     # request routed to the site's own view it checks one attribute, nothing more.
     ours = [hook for hook in hooks if hook.__module__.startswith("flask_wechat_web")]
-    assert ours == [views.private_routing_answers]
-    looked = record_calls(monkeypatch, views, "_under_blueprint")
+    assert ours == [pages.private_routing_answers]
+    looked = record_calls(monkeypatch, pages, "_under_blueprint")
     for path in ("/", "/private", "/?code=CODE1234"):
         response = client.get(path)
         assert "Cache-Control" not in response.headers

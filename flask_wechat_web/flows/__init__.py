@@ -1,0 +1,28 @@
+"""The ways in: each one module, listed here in the order a browser is offered them.
+
+A login goes the first way that is configured and takes the browser
+(:meth:`Flow.takes`); ``?mode=`` names one. Adding a way in is a module and
+one line in :data:`FLOWS`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from .base import Flow
+from .mp import IN_WECHAT
+from .qr import QR
+
+#: Inside WeChat's browser the Official Account, else (and anywhere) the website app.
+FLOWS: tuple[Flow, ...] = (IN_WECHAT, QR)
+
+
+def choose(
+    flows: t.Sequence[Flow], config: t.Mapping[str, t.Any], mode: str | None, user_agent: str
+) -> Flow | None:
+    """The way a login from ``user_agent`` goes; ``None``: ``mode`` names one not configured."""
+    named = {flow.name: flow for flow in flows}
+    if mode in named:
+        flow = named[mode]
+        return flow if flow.configured(config) else None
+    return next(flow for flow in flows if flow.configured(config) and flow.takes(user_agent))

@@ -1,0 +1,25 @@
+"""Inside WeChat's own browser: the Official Account's web authorization.
+
+No QR code: WeChat asks for consent (``snsapi_userinfo``) or none at all
+(``snsapi_base``) and comes back with a code. Taken only in WeChat's
+browser, and only when an Official Account is configured.
+"""
+
+from __future__ import annotations
+
+from .base import Flow
+
+IN_WECHAT = Flow(
+    name="mp",
+    app_kind="Official Account",
+    appid_key="WECHAT_WEB_MP_APPID",
+    secret_key="WECHAT_WEB_MP_SECRET",
+    scope_key="WECHAT_WEB_MP_SCOPE",
+    authorize_path="connect/oauth2/authorize",
+    remote_name="wechat_mp",
+    console="mp.weixin.qq.com > 设置与开发 > 公众号设置 > 功能设置 > 网页授权域名"
+    " (web authorization domain)",
+    in_wechat_only=True,
+    console_note="(WeChat asks you to serve its MP_verify_*.txt file at that domain's root.)",
+    console_refuses_port=True,
+)
