@@ -51,11 +51,12 @@ def login_view() -> Response:
     next_url = safe_next(request.args.get("next")) or site_root()
     mode = request.args.get("mode")
     flow = choose(state.flows, state.config, mode, request.user_agent.string)
-    if flow is None:
+    if flow is None:  # ?mode= named a way in whose app is not configured
+        named = state.flow_named(t.cast(str, mode))
         return login.fail(
             WeChatError(
-                f"mode={mode} was asked for, but no app is configured for it "
-                "(WECHAT_WEB_MP_APPID / WECHAT_WEB_MP_SECRET for mp).",
+                f"mode={mode} was asked for, but no {named.app_kind} is configured "
+                f"({named.appid_key} / {named.secret_key}).",
             )
         )
     return flow.start(state, next_url, forced=flow.name == mode)
