@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import typing as t
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -218,6 +219,22 @@ def test_faults_overrides_and_counts(fake: FakeWeChat, client: Client) -> None:
     fake.inject("jscode2session", "drop")
     with pytest.raises(ConnectionResetError):
         jscode2session(client, fake.miniprogram, fake.miniprogram_code())
+
+
+@pytest.mark.parametrize("kind", ["app", "miniprogram"])
+@pytest.mark.parametrize("path", ["/connect/qrconnect", "/connect/oauth2/authorize"])
+def test_apps_have_no_authorize_page(
+    fake: FakeWeChat, client: Client, kind: str, path: str
+) -> None:
+    app = fake.mobile_app if kind == "app" else fake.miniprogram
+    query = {"appid": app.appid, "redirect_uri": "https://site.example/wechat/authorized"}
+    query |= {"response_type": "code", "scope": "snsapi_userinfo", "state": "s"}
+    url = f"https://open.weixin.qq.com{path}?{urlencode(query)}#wechat_redirect"
+    with pytest.raises(ValueError, match=f"a {kind} app, which logs in without a web page"):
+        fake.approve(url)
+    page = client.get(f"{path}?{urlencode(query)}", headers={"User-Agent": "MicroMessenger"})
+    assert page.status_code == 200 and "Scope 参数错误或没有 Scope 权限" in page.text
+    assert "code=" not in page.text
 
 
 # -- registration, configuration, reset --------------------------------------------
