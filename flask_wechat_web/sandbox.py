@@ -66,13 +66,14 @@ def install_sandbox(app: Flask) -> FakeWeChat:
         sample: FakeApp = getattr(fake, name)
         appid, secret = config.get(f"{prefix}APPID"), config.get(f"{prefix}SECRET")
         if appid and secret:
-            sample = fake.add_app(appid, secret, kind=sample.kind, domain=sample.domain)
+            own = fake.add_app(appid, secret, kind=sample.kind, domain=sample.domain)
+            site_apps[sample.kind] = own
         else:
             config[f"{prefix}APPID"], config[f"{prefix}SECRET"] = (
                 sample.appid,
                 sample.secret,
             )
-        site_apps[sample.kind] = sample
+            site_apps[sample.kind] = sample
     config["WECHAT_WEB_OPEN_BASE_URL"] = MOUNT_PATH
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
     config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
@@ -80,8 +81,10 @@ def install_sandbox(app: Flask) -> FakeWeChat:
         app.wsgi_app, {MOUNT_PATH: _SiteChoices(app, fake, site_apps)}
     )
     app.logger.warning(
-        "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat.",
+        "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat. "
+        "Codes for a mobile app or a mini program: %s.",
         MOUNT_PATH,
+        MOUNT_PATH + APP_CODES_PATH,
     )
     return fake
 

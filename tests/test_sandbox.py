@@ -286,6 +286,11 @@ def test_a_mobile_app_code_for_the_sites_own_pair_under_its_prefix() -> None:
     assert token["unionid"] == fake.unionid(fake.users[2])
 
 
+def test_the_start_up_warning_names_the_app_codes_page(caplog: pytest.LogCaptureFixture) -> None:
+    sandbox_site()
+    assert "Codes for a mobile app or a mini program: /_wechat_sandbox/app-codes." in caplog.text
+
+
 def test_the_sandbox_fills_in_both_new_pairs() -> None:
     client = sandbox_site()
     config, fake = client.application.config, sandbox_of(client)

@@ -38,9 +38,9 @@ def app_codes_page(
     ``apps`` and ``login_urls`` give, for ``"app"`` and ``"miniprogram"``,
     the site's app in the fake and the URL its code is posted to.
     """
-    page = _Pages(locale)
     if request.method not in ("GET", "HEAD", "POST"):
         return Response(status=405, headers={"Allow": "GET, HEAD, POST"})
+    page = _Pages(locale)
     users = {user.key: user for user in fake.users}
     context: dict[str, object] = {
         "action": request.script_root + APP_CODES_PATH,
