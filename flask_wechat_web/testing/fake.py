@@ -10,11 +10,13 @@ HTTP 200, ``text/plain`` JSON with no charset, profiles as since
 2021-10-20). Use it in-process (:meth:`FakeWeChat.requests_adapter`,
 ``werkzeug.test.Client``), over loopback HTTP (:meth:`FakeWeChat.serve`),
 or mounted under a prefix with ``DispatcherMiddleware``: every link it
-emits honours ``SCRIPT_NAME``.
+emits honours ``SCRIPT_NAME``. A mobile app's and a mini program's codes
+come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
+:meth:`FakeWeChat.miniprogram_code` stand in for it.
 
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
-(the authorize pages), ``api.py`` (the API) and ``faults.py`` (faults and
-counters).
+(the authorize pages), ``api.py`` (the API), ``faults.py`` (faults and
+counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
 from __future__ import annotations
