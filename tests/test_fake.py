@@ -950,7 +950,7 @@ def test_reset_returns_to_a_fresh_fake() -> None:
 
 def test_add_app_validates_and_replaces(fake: FakeWeChat) -> None:
     with pytest.raises(ValueError, match="kind"):
-        fake.add_app("wx" + "6" * 16, "a" * 32, kind="miniprogram")
+        fake.add_app("wx" + "6" * 16, "a" * 32, kind="minigame")
     replaced = fake.add_app(fake.mp_app.appid, "a" * 32, kind="mp", bound=False)
     assert fake.mp_app is replaced and fake.app_for(replaced.appid) is replaced
 

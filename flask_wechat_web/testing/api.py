@@ -8,6 +8,7 @@ peers POST and WeChat accepts it) and returns the JSON body; errors are
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import secrets
@@ -28,6 +29,7 @@ ERRMSG = {
     40030: "invalid refresh_token",
     40125: "invalid appsecret",
     40163: "code been used",
+    40226: "code blocked",
     41001: "access_token missing",
     41002: "appid missing",
     41003: "refresh_token missing",
@@ -36,6 +38,7 @@ ERRMSG = {
     41009: "missing openid",
     42001: "access_token expired",
     42002: "refresh_token expired",
+    45011: "api minute-quota reach limit mustslower retry next minute",
     48001: "api unauthorized",
 }
 
@@ -56,7 +59,7 @@ Body = dict[str, object]
 
 
 class Api(Model):
-    """``sns/oauth2/access_token``, ``sns/oauth2/refresh_token``, ``sns/userinfo``, ``sns/auth``."""
+    """The ``sns`` endpoints, the mini program's ``jscode2session`` among them."""
 
     def _api_endpoint(self, name: str) -> Callable[[Mapping[str, str]], Body]:
         endpoints: dict[str, Callable[[Mapping[str, str]], Body]] = {
@@ -64,6 +67,7 @@ class Api(Model):
             "refresh_token": self._api_refresh_token,
             "userinfo": self._api_userinfo,
             "auth": self._api_auth,
+            "jscode2session": self._api_jscode2session,
         }
         return endpoints[name]
 
@@ -83,7 +87,8 @@ class Api(Model):
             return error(41002)
         return self._apps.get(appid) or error(40013)
 
-    def _api_access_token(self, params: Mapping[str, str]) -> Body:
+    def _signed_app_or_error(self, params: Mapping[str, str]) -> FakeApp | Body:
+        """The app of ``appid``, when ``secret`` is its secret."""
         app = self._app_or_error(params)
         if not isinstance(app, FakeApp):
             return app
@@ -92,13 +97,19 @@ class Api(Model):
             return error(41004)
         if not hmac.compare_digest(secret.encode(), app.secret.encode()):
             return error(40125)
+        return app
+
+    def _api_access_token(self, params: Mapping[str, str]) -> Body:
+        app = self._signed_app_or_error(params)
+        if not isinstance(app, FakeApp):
+            return app
         code = params.get("code")
         if not code:
             return error(41008)
         if params.get("grant_type") != "authorization_code":
             return error(40002)
         issued = self._codes.get(code)
-        if issued is None or issued.appid != app.appid:
+        if issued is None or issued.appid != app.appid or app.kind == "miniprogram":
             return error(40029)
         if issued.used:
             return error(40163)
@@ -208,3 +219,38 @@ class Api(Model):
         if not isinstance(grant, Grant):
             return grant
         return {"errcode": 0, "errmsg": "ok"}
+
+    def _api_jscode2session(self, params: Mapping[str, str]) -> Body:
+        """A ``wx.login`` code for the openid, a new ``session_key`` and the unionid.
+
+        An appid that is no mini program's is invalid here (40013).
+        """
+        app = self._signed_app_or_error(params)
+        if not isinstance(app, FakeApp):
+            return app
+        if app.kind != "miniprogram":
+            return error(40013)
+        code = params.get("js_code")
+        if not code:
+            return error(41008)
+        if params.get("grant_type") != "authorization_code":
+            return error(40002)
+        issued = self._codes.get(code)
+        if issued is None or issued.appid != app.appid:
+            return error(40029)
+        user = issued.user
+        if self._over_quota(user):
+            return error(45011)
+        if user.key in self._blocked:
+            return error(40226)
+        if issued.used:
+            return error(40163)
+        if self._now() >= issued.expires_at:
+            return error(40029)
+        issued.used = True
+        session_key = base64.b64encode(secrets.token_bytes(16)).decode()
+        self._session_keys[user.key, app.appid] = session_key
+        body: Body = {"openid": self.openid(user, app.appid), "session_key": session_key}
+        if app.bound:
+            body["unionid"] = self.unionid(user)
+        return body

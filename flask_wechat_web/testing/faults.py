@@ -25,7 +25,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 #: The endpoints :meth:`Faults.inject` accepts.
-FAULT_ENDPOINTS = frozenset({"access_token", "refresh_token", "userinfo", "auth"})
+FAULT_ENDPOINTS = frozenset({"access_token", "refresh_token", "userinfo", "auth", "jscode2session"})
 #: The faults :meth:`Faults.inject` knows.
 FAULTS = frozenset(
     {"latency", "http_500", "http_503", "not_json", "errcode_-1", "drop", "truncated"}

@@ -22,11 +22,16 @@ __all__ = ["DEFAULT_DOMAIN", "FakeApp", "FakeUser", "Model"]
 
 #: The callback domain the sample apps have: the Flask test client's host.
 DEFAULT_DOMAIN = "localhost"
-CODE_TTL = {"website": 600.0, "mp": 300.0}
+#: The kinds of app: website app, Official Account, mobile app, mini program.
+KINDS = ("website", "mp", "app", "miniprogram")
+#: A mobile app's code lifetime is unconfirmed (reference §8.2): as the website's.
+CODE_TTL = {"website": 600.0, "mp": 300.0, "app": 600.0, "miniprogram": 300.0}
 ACCESS_TTL = 7200
 REFRESH_TTL = 30 * 24 * 3600.0
 ALNUM = string.ascii_letters + string.digits
 SCOPES = {"website": {"snsapi_login"}, "mp": {"snsapi_base", "snsapi_userinfo"}}
+#: ``jscode2session`` answers 45011 past this many calls per user per minute.
+JSCODE_PER_MINUTE = 100
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,14 @@ class FakeUser:
 
 @dataclass
 class FakeApp:
-    """An app registered with the fake: a website app or an Official Account.
+    """An app registered with the fake.
 
-    ``kind`` is ``"website"`` (Open Platform, ``qrconnect``, ``snsapi_login``)
-    or ``"mp"`` (Official Account, ``oauth2/authorize``). ``bound`` means
-    bound to an Open Platform account, so ``unionid`` is returned.
+    ``kind`` is ``"website"`` (Open Platform, ``qrconnect``, ``snsapi_login``),
+    ``"mp"`` (Official Account, ``oauth2/authorize``), ``"app"`` (Open
+    Platform mobile app: OpenSDK codes, ``snsapi_userinfo``) or
+    ``"miniprogram"`` (``wx.login`` codes, ``jscode2session``); the last two
+    have no authorize page. ``bound`` means bound to the Open Platform
+    account, so ``unionid`` is returned.
     ``domain`` is the authorization callback domain: the redirect_uri's host
     must equal it. A website app allows any port; an Official Account allows
     none, unless the domain names one (``127.0.0.1:5000``), as WeChat's test
@@ -162,6 +170,10 @@ class Model:
 
     website_app: FakeApp
     mp_app: FakeApp
+    #: The Open Platform mobile app (kind ``"app"``).
+    mobile_app: FakeApp
+    #: The mini program (kind ``"miniprogram"``).
+    miniprogram: FakeApp
     users: list[FakeUser]
     user: FakeUser
     #: Official Account ``snsapi_userinfo`` logins become snapshot-page users.
@@ -182,7 +194,17 @@ class Model:
         self.mp_app = FakeApp(
             "wx9c3e7a1b5d2f8064", "c1e3a5b7d9f0e2c4a6b8d0f2e4c6a8b9", "mp", domain=self._domain
         )
-        self._apps = {app.appid: app for app in (self.website_app, self.mp_app)}
+        self.mobile_app = FakeApp(
+            "wx2d8f4a6c0e1b3d57", "8e0a2c4e6b8d0f1a3c5e7b9d1f3a5c7e", "app", domain=self._domain
+        )
+        self.miniprogram = FakeApp(
+            "wx7b1d3f5a9c2e4068",
+            "5a7c9e1b3d5f7a9c0e2b4d6f8a0c2e4b",
+            "miniprogram",
+            domain=self._domain,
+        )
+        samples = (self.website_app, self.mp_app, self.mobile_app, self.miniprogram)
+        self._apps = {app.appid: app for app in samples}
         self.users[:] = sample_users()
         self.user = self.users[0]
         self.snapshot = False
@@ -191,6 +213,9 @@ class Model:
         self._access: dict[str, Access] = {}
         self._refresh: dict[str, Grant] = {}
         self._offset = 0.0
+        self._blocked: set[str] = set()
+        self._session_keys: dict[tuple[str, str], str] = {}
+        self._jscode_calls: dict[str, collections.deque[float]] = {}
 
     def add_app(
         self,
@@ -203,15 +228,14 @@ class Model:
         empty_profile: bool = True,
     ) -> FakeApp:
         """Register an app, replacing any with the same ``appid``."""
-        if kind not in SCOPES:
-            raise ValueError(f"kind must be 'website' or 'mp', not {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         app = FakeApp(appid, secret, kind, bound, checked_domain(domain), empty_profile)
         with self._lock:
             self._apps[appid] = app
-            if appid == self.website_app.appid:
-                self.website_app = app
-            if appid == self.mp_app.appid:
-                self.mp_app = app
+            for name in ("website_app", "mp_app", "mobile_app", "miniprogram"):
+                if appid == getattr(self, name).appid:
+                    setattr(self, name, app)
         return app
 
     def set_domain(self, domain: str) -> None:
@@ -256,6 +280,55 @@ class Model:
             )
         return code
 
+    def app_code(self, user: FakeUser | None = None, app: FakeApp | None = None) -> str:
+        """The code OpenSDK's ``SendAuth`` hands the mobile app once ``user`` approves.
+
+        ``user`` defaults to :attr:`user`, ``app`` to :attr:`mobile_app`. Redeem
+        it at ``sns/oauth2/access_token`` with that app's pair, once, within
+        10 minutes; the grant's scope is ``snsapi_userinfo``.
+        """
+        app = _of_kind(app or self.mobile_app, "app")
+        return self._mint_code(app, user or self.user, "snsapi_userinfo")
+
+    def miniprogram_code(self, user: FakeUser | None = None, app: FakeApp | None = None) -> str:
+        """The code ``wx.login`` gives ``user`` in the mini program.
+
+        ``user`` defaults to :attr:`user`, ``app`` to :attr:`miniprogram`.
+        Redeem it at ``sns/jscode2session`` with that app's pair, once, within
+        5 minutes.
+        """
+        app = _of_kind(app or self.miniprogram, "miniprogram")
+        return self._mint_code(app, user or self.user, "")
+
+    def block(self, user: FakeUser) -> None:
+        """Have WeChat's risk control block ``user`` (40226 from ``jscode2session``) until reset."""
+        with self._lock:
+            self._blocked.add(user.key)
+
+    def session_key(self, user: FakeUser, app: FakeApp | None = None) -> str | None:
+        """The ``session_key`` ``jscode2session`` gave ``user`` last, if any.
+
+        ``app`` defaults to :attr:`miniprogram`. For tests that check it
+        never leaks.
+        """
+        appid = (app or self.miniprogram).appid
+        with self._lock:
+            return self._session_keys.get((user.key, appid))
+
+    def _over_quota(self, user: FakeUser) -> bool:
+        """Count a ``jscode2session`` call of ``user``'s; True past the minute's quota.
+
+        A refused call is not counted: a client that waits a minute gets in.
+        """
+        now = self._now()
+        calls = self._jscode_calls.setdefault(user.key, collections.deque())
+        while calls and calls[0] <= now - 60:
+            calls.popleft()
+        if len(calls) >= JSCODE_PER_MINUTE:
+            return True
+        calls.append(now)
+        return False
+
     def _user_named(self, key: str | None) -> FakeUser | None:
         """The user called ``key``, made up on first use (one per load-test browser)."""
         if not key or len(key) > 32 or not key.replace("-", "").replace("_", "").isalnum():
@@ -267,3 +340,9 @@ class Model:
             user = FakeUser(key, f"用户 {key}")
             self.users.append(user)
             return user
+
+
+def _of_kind(app: FakeApp, kind: str) -> FakeApp:
+    if app.kind != kind:
+        raise ValueError(f"app {app.appid} is a {app.kind!r} app, not {kind!r}")
+    return app
