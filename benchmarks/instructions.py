@@ -16,7 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .login import SITES, Browser, Site, fake_wechat
+from .login import SITES, Browser
+from .rig import Site, fake_wechat
 
 
 def _switch(site: Site, state: str) -> None:

@@ -6,8 +6,10 @@ chosen round-trip time, and three sites in processes of their own
 (``benchmarks/sites.py``): ``baseline`` (plain Authlib), ``ours``
 (Flask-WeChat-Web with its built-in user: token + userinfo) and
 ``returning`` (a handler that finds the user by unionid: token only).
-Rounds are interleaved, warm-up logins dropped. Prints a table, the
-three-host run (``benchmarks/topology.py``), the cost of other routes
+Rounds are interleaved, warm-up logins dropped. Prints a table, the mobile
+app's and the mini program's logins and the bearer token's cost
+(``benchmarks/apps.py``), the three-host run (``benchmarks/topology.py``),
+the cost of other routes
 (``benchmarks/overhead.py``) and the session cookie a login leaves
 (``benchmarks/cookies.py``), and writes ``benchmarks/results/login.json``
 and ``login.png``.
@@ -16,27 +18,22 @@ and ``login.png``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import html
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import trustme
 
-from . import cookies, overhead, topology
+from . import apps, cookies, overhead, topology
 from .login_report import plot, ratios, table
+from .rig import Site, fake_wechat, rig_call_seconds
 from .rtt_proxy import RTTProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,46 +44,6 @@ PATHS = {
     "ours": ("/wechat/login", "/wechat/authorized"),
     "returning": ("/wechat/login", "/wechat/authorized"),
 }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Site:
-    """One site process, served by cheroot on a free loopback port."""
-
-    def __init__(
-        self, name: str, settings: dict[str, str], ca: Path, wrapper: t.Sequence[str] = ()
-    ) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BENCH_SETTINGS": json.dumps(settings), "REQUESTS_CA_BUNDLE": str(ca)}
-        self.process = subprocess.Popen(
-            [*wrapper, sys.executable, "-m", "benchmarks.sites", name, str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-        )
-        assert self.process.stdout is not None
-        if self.process.stdout.readline().strip() != b"ready":
-            raise RuntimeError(f"site {name} did not start")
-
-    def cpu_seconds(self) -> tuple[float, float]:
-        """CPU of the threads serving requests (while they served them), and of the process."""
-        request, process = requests.get(f"{self.url}/_bench/cpu", timeout=5).json()
-        return float(request), float(process)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-        if self.process.stdout:
-            self.process.stdout.close()
 
 
 class Browser:
@@ -192,7 +149,7 @@ def run_rtt(
     proxy = RTTProxy(("127.0.0.1", api_port), rtt)
     settings = {**config, "WECHAT_WEB_API_BASE_URL": f"https://127.0.0.1:{proxy.port}"}
     fake = config["WECHAT_WEB_OPEN_BASE_URL"]
-    rig_call = _rig_call_seconds(settings["WECHAT_WEB_API_BASE_URL"], ca)
+    rig_call = rig_call_seconds(settings["WECHAT_WEB_API_BASE_URL"], ca)
     sites = {name: Site(name, settings, ca) for name in SITES}
     try:
         browsers = {name: Browser(site, ca) for name, site in sites.items()}
@@ -242,51 +199,6 @@ def run_rtt(
     return results
 
 
-def _rig_call_seconds(api: str, ca: Path) -> float:
-    """One bare call to the fake through the proxy on a warm connection.
-
-    What the rig itself costs per call: the RTT, the proxy's thread
-    wake-ups, the fake's own work and TLS records. Calls times this is the
-    floor no site can beat on this rig.
-    """
-    with requests.Session() as session:
-        session.verify, session.trust_env = str(ca), False
-        url = f"{api}/sns/auth?access_token=bench&openid=bench"
-        for _ in range(3):
-            session.get(url)
-        samples = []
-        for _ in range(40):
-            began = time.perf_counter()
-            session.get(url)
-            samples.append(time.perf_counter() - began)
-    return statistics.median(samples)
-
-
-@contextlib.contextmanager
-def fake_wechat() -> t.Iterator[tuple[dict[str, str], Path]]:
-    """The fake WeChat over HTTPS in a process of its own: its settings, its CA file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        ca_file, cert_file = Path(tmp) / "ca.pem", Path(tmp) / "cert.pem"
-        ca.cert_pem.write_to_path(str(ca_file))
-        cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-        fake = subprocess.Popen(
-            [sys.executable, "-m", "flask_wechat_web.testing", "--certfile", str(cert_file)]
-            + ["--domain", "127.0.0.1"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        try:
-            assert fake.stdout is not None
-            yield json.loads(fake.stdout.readline()), ca_file
-        finally:
-            fake.terminate()
-            fake.wait(10)
-            if fake.stdout:
-                fake.stdout.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.login", description=__doc__)
     parser.add_argument("--long", action="store_true", help="also run at RTT 100 ms")
@@ -305,10 +217,13 @@ def main(argv: list[str] | None = None) -> None:
             ratios(results)
             runs.append(results)
             print(f"RTT {rtt * 1000:.0f} ms done", file=sys.stderr, flush=True)
+        app_logins = apps.logins(config, ca_file)  # the mobile app's and the mini program's
     cost = overhead.measure()
+    bearer = apps.bearer_vs_cookie()
     cookie_sizes = cookies.measure()
     print(table(runs))
     print(cookies.report(cookie_sizes))
+    print(apps.report(app_logins, bearer))
     print(topology.report())  # the same login on three hosts behind nginx
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
@@ -317,7 +232,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{cost['extension_vs_flask_login']:.3f}x; vs plain Flask: "
         f"{cost['extension_vs_plain_flask']:.3f}x"
     )
-    report = {"runs": runs, "outside_blueprint": cost, "session_cookie_bytes": cookie_sizes}
+    report = {
+        "runs": runs,
+        "outside_blueprint": cost,
+        "session_cookie_bytes": cookie_sizes,
+        "apps": app_logins,
+        "bearer_vs_cookie": bearer,
+    }
     (RESULTS / "login.json").write_text(json.dumps(report, indent=2, allow_nan=True))
     plot(runs, RESULTS / "login.png")
     print(f"\nWrote {RESULTS / 'login.json'} and {RESULTS / 'login.png'}")

@@ -137,12 +137,15 @@ class CPUMeter:
 def main() -> None:
     from cheroot import wsgi
 
+    from . import app_sites
+
     name, port = sys.argv[1], int(sys.argv[2])
     settings = json.loads(os.environ["BENCH_SETTINGS"])
     factories: dict[str, t.Callable[[], Flask]] = {
         "ours": lambda: ours(settings),
         "returning": lambda: ours(settings, returning=True),
         "baseline": lambda: baseline(settings),
+        "apps-baseline": lambda: app_sites.baseline(settings),
     }
     server = wsgi.Server(("127.0.0.1", port), CPUMeter(factories[name]()), numthreads=16)
     server.prepare()
