@@ -44,6 +44,8 @@ setup(
         # The Public Suffix List, shipped with the package (no fetch at run
         # time): a relay pattern may not stand over a public suffix.
         "publicsuffixlist>=1.0.2",
+        # WECHAT_WEB_STORE: what stays on the server (revoked tokens, session keys).
+        "cachelib>=0.9.0",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],

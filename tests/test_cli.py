@@ -56,7 +56,9 @@ def test_check_online_accepts_good_credentials(fake_wechat: FakeWeChat) -> None:
     code, output = run(app, "check", "--online")
     assert code == 0, output
     assert "accepts the credentials" in output
-    assert fake_wechat.calls["access_token"] == 2  # the website app and the Official Account
+    # The website app, the Official Account and the mobile app (the mini program redeems
+    # no OAuth code).
+    assert fake_wechat.calls["access_token"] == 3
 
 
 @pytest.mark.parametrize(
