@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import typing as t
 from dataclasses import dataclass
 
@@ -120,7 +121,7 @@ def session_token(state: WeChatWebState) -> dict[str, t.Any] | None:
     token = _session.data().get("api")
     if not isinstance(token, str) or _verify(state, token) is None:
         return None
-    age = state.extension.clock() - _issued_at(state, token)
+    age = time.time() - _issued_at(state, token)  # itsdangerous's own clock
     left = int(state.config["WECHAT_WEB_API_TOKEN_TTL"] - age)
     return {"access_token": token, "token_type": "Bearer", "expires_in": max(left, 0)}
 

@@ -185,6 +185,19 @@ def test_the_session_key_never_leaves_the_server(
     assert code not in again.get_data(as_text=True)
 
 
+def test_a_malformed_answer_quotes_no_session_key(
+    fake_wechat: FakeWeChat, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_wechat.override("jscode2session", {"unionid": ["not", "an", "id"]})
+    answer = mini_login(client, fake_wechat)
+    assert (answer.status_code, answer.get_json()["error"]) == (502, "MalformedAnswerError")
+    key = fake_wechat.session_key(fake_wechat.user)
+    assert key is not None
+    assert key not in answer.get_data(as_text=True) and key not in caplog.text
+    assert "unionid" in caplog.text  # the field at fault is named, never its value
+
+
 @pytest.mark.parametrize(
     ("arrange", "status", "error"),
     [
