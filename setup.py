@@ -67,6 +67,8 @@ setup(
             "redis>=5.0",
             "wechatpy>=1.8",
             "social-auth-core>=6.0",
+            # docs/api-tokens.rst's recipe, run by tests/test_apps.py.
+            "Flask-JWT-Extended>=4.6",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import typing as t
+from pathlib import Path
 
 import pytest
 from cachelib import FileSystemCache, SimpleCache
@@ -406,6 +407,29 @@ def test_api_token_hook_adds_and_replaces(fake_wechat: FakeWeChat, app: Flask) -
     assert body["access_token"] == "site-miniprogram"
     assert body["refresh_token"] == "r"
     assert body["token_type"] == "Bearer" and body["user"]["source"] == "miniprogram"
+
+
+def test_the_flask_jwt_extended_recipe_of_the_docs(fake_wechat: FakeWeChat, store: t.Any) -> None:
+    pytest.importorskip("flask_jwt_extended")
+    # PyJWT warns of an HMAC key under 32 bytes.
+    key = "a test secret key long enough for a JWT"
+    app, wechat = make_app(fake_wechat, WECHAT_WEB_STORE=store, SECRET_KEY=key)
+    page = (Path(__file__).parent.parent / "docs" / "api-tokens.rst").read_text(encoding="utf-8")
+    after = page.split(".. flask-jwt-extended recipe:", 1)[1]
+    block = after.split(".. code-block:: python\n\n", 1)[1]
+    lines = []
+    for line in block.splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    exec(compile("\n".join(lines), "docs/api-tokens.rst", "exec"), {"app": app, "wechat": wechat})
+    client = no_cookies(app)
+    body = mini_login(client, fake_wechat).get_json()
+    assert body["access_token"].count(".") == 2  # a JWT
+    assert body["expires_in"] == 900 and body["token_type"] == "Bearer"
+    orders = client.get("/api/orders", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert orders.status_code == 200
+    assert orders.get_json() == {"user": body["user"]["id"], "orders": []}
 
 
 # -- GET /session ---------------------------------------------------------------------
