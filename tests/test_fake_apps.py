@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import typing as t
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -220,6 +221,22 @@ def test_faults_overrides_and_counts(fake: FakeWeChat, client: Client) -> None:
         jscode2session(client, fake.miniprogram, fake.miniprogram_code())
 
 
+@pytest.mark.parametrize("kind", ["app", "miniprogram"])
+@pytest.mark.parametrize("path", ["/connect/qrconnect", "/connect/oauth2/authorize"])
+def test_apps_have_no_authorize_page(
+    fake: FakeWeChat, client: Client, kind: str, path: str
+) -> None:
+    app = fake.mobile_app if kind == "app" else fake.miniprogram
+    query = {"appid": app.appid, "redirect_uri": "https://site.example/wechat/authorized"}
+    query |= {"response_type": "code", "scope": "snsapi_userinfo", "state": "s"}
+    url = f"https://open.weixin.qq.com{path}?{urlencode(query)}#wechat_redirect"
+    with pytest.raises(ValueError, match=f"a {kind} app, which logs in without a web page"):
+        fake.approve(url)
+    page = client.get(f"{path}?{urlencode(query)}", headers={"User-Agent": "MicroMessenger"})
+    assert page.status_code == 200 and "Scope 参数错误或没有 Scope 权限" in page.text
+    assert "code=" not in page.text
+
+
 # -- registration, configuration, reset --------------------------------------------
 
 
@@ -294,3 +311,33 @@ def test_both_logins_over_http(fake_wechat: FakeWeChat) -> None:
     assert answer.json()["session_key"] == fake_wechat.session_key(fake_wechat.user)
     assert answer.json()["unionid"] == token["unionid"] == fake_wechat.unionid(fake_wechat.user)
     assert fake_wechat.calls["jscode2session"] == fake_wechat.calls["access_token"] == 1
+
+
+def test_a_fake_in_another_process_gives_codes_over_http(fake_wechat: FakeWeChat) -> None:
+    server = fake_wechat.server
+    assert server is not None
+    api_url = server.api_base_url
+    with requests.Session() as http:
+        mini = http.post(f"{server.open_base_url}/_fake/miniprogram-code", timeout=5)
+        made_up = http.post(
+            f"{api_url}/_fake/app-code", data={"user": "phone-7"}, timeout=5
+        ).json()["code"]
+        bad = http.post(f"{api_url}/_fake/app-code", data={"user": "no one"}, timeout=5)
+        assert http.get(f"{api_url}/_fake/app-code", timeout=5).status_code == 405
+        session = http.get(
+            f"{api_url}/sns/jscode2session",
+            params={
+                "appid": fake_wechat.miniprogram.appid,
+                "secret": fake_wechat.miniprogram.secret,
+                "js_code": mini.json()["code"],
+                "grant_type": "authorization_code",
+            },
+            timeout=5,
+        ).json()
+    assert mini.headers["Content-Type"] == "application/json"
+    assert session["openid"] == fake_wechat.openid(fake_wechat.user, fake_wechat.miniprogram.appid)
+    token = exchange(Client(fake_wechat), fake_wechat.mobile_app, made_up)
+    assert fake_wechat.users[-1].key == "phone-7"
+    assert token["unionid"] == fake_wechat.unionid(fake_wechat.users[-1])
+    assert bad.status_code == 400 and "32 letters" in bad.text
+    assert "app_code" not in fake_wechat.calls and fake_wechat.calls["jscode2session"] == 1

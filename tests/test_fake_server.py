@@ -319,6 +319,17 @@ def test_a_curl_session_against_the_cli_server() -> None:
         page = curl(f"{open_url}/connect/qrconnect?{elsewhere}")
         assert "<h1>redirect_uri 参数错误</h1>" in page and "code=" not in page
         assert curl(f"{api_url}/connect/qrconnect?{query}") == "404 Not Found"
+        mini_appid = config["WECHAT_WEB_MINIPROGRAM_APPID"]
+        mini_secret = config["WECHAT_WEB_MINIPROGRAM_SECRET"]
+        js_code = json.loads(curl(f"{open_url}/_fake/miniprogram-code", "-d", "user=zhangsan"))
+        session = json.loads(
+            curl(
+                f"{api_url}/sns/jscode2session?appid={mini_appid}&secret={mini_secret}"
+                f"&js_code={js_code['code']}&grant_type=authorization_code"
+            )
+        )
+        assert set(session) == {"openid", "session_key", "unionid"}
+        assert session["unionid"] == token["unionid"]
     finally:
         process.terminate()
         assert process.wait(10) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
@@ -200,3 +201,127 @@ def test_the_qr_page_names_the_login_once_and_its_fallback_link_works() -> None:
     opened = client.get(html.unescape(link[1]))
     assert opened.location.startswith("/_wechat_sandbox/connect/qrconnect?")
     assert 'name="deny"' in client.get(opened.location).text
+
+
+# -- the app-codes page: the sandbox plays the mobile app and the mini program --------
+
+APP_CODES = "/_wechat_sandbox/app-codes"
+
+
+def sandbox_of(client: FlaskClient) -> FakeWeChat:
+    fake = client.application.extensions["wechat_web"].sandbox
+    assert isinstance(fake, FakeWeChat)
+    return fake
+
+
+def get_code(client: FlaskClient, kind: str, user: str, **headers: str) -> tuple[str, str]:
+    """Press a user's button for ``kind``: the code shown, and the curl line."""
+    page = client.post(APP_CODES, data={kind: user}, headers=headers)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    code = re.search(r"<pre class=\"code\" data-code>([A-Za-z0-9]{32})</pre>", page.text)
+    curl = re.search(r"<pre class=\"curl\">(.*?)</pre>", page.text, re.S)
+    assert code and curl
+    return code.group(1), html.unescape(curl.group(1)).replace("\\\n", "")
+
+
+def redeem(fake: FakeWeChat, path: str, **params: str) -> dict[str, t.Any]:
+    answer = Client(fake.api_app).get(path, query_string=params)
+    return dict(json.loads(answer.data))
+
+
+def test_the_app_codes_page_offers_each_user_both_codes() -> None:
+    client = sandbox_site()
+    page = client.get(APP_CODES, headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "Flask-WeChat-Web sandbox" in page.text
+    for user in sandbox_of(client).users:
+        assert f'name="app" value="{user.key}"' in page.text
+        assert f'name="miniprogram" value="{user.key}"' in page.text
+    assert "data-code" not in page.text, "a visit mints nothing"
+    assert client.head(APP_CODES).status_code == 200
+
+
+def test_a_mini_program_code_and_the_curl_line_that_posts_it() -> None:
+    client = sandbox_site()
+    config = client.application.config
+    code, curl = get_code(client, "miniprogram", "alice")
+    assert shlex.split(curl) == [
+        "curl",
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        json.dumps({"code": code}),
+        "http://localhost/wechat/miniprogram/login",
+    ]
+    fake = sandbox_of(client)
+    session = redeem(
+        fake,
+        "/sns/jscode2session",
+        appid=config["WECHAT_WEB_MINIPROGRAM_APPID"],
+        secret=config["WECHAT_WEB_MINIPROGRAM_SECRET"],
+        js_code=code,
+        grant_type="authorization_code",
+    )
+    assert session["openid"] == fake.openid(fake.users[1], fake.miniprogram.appid)
+
+
+def test_a_mobile_app_code_for_the_sites_own_pair_under_its_prefix() -> None:
+    appid, secret = "wx" + "a1" * 8, "b2" * 16
+    client = sandbox_site(
+        WECHAT_WEB_APP_APPID=appid, WECHAT_WEB_APP_SECRET=secret, WECHAT_WEB_URL_PREFIX="/auth"
+    )
+    code, curl = get_code(client, "app", "wangwu")
+    assert shlex.split(curl)[-1] == "http://localhost/auth/app/login"
+    fake = sandbox_of(client)
+    token = redeem(
+        fake,
+        "/sns/oauth2/access_token",
+        appid=appid,
+        secret=secret,
+        code=code,
+        grant_type="authorization_code",
+    )
+    assert token["openid"] == fake.openid(fake.users[2], appid)
+    assert token["unionid"] == fake.unionid(fake.users[2])
+
+
+def test_the_start_up_warning_names_the_app_codes_page(caplog: pytest.LogCaptureFixture) -> None:
+    sandbox_site()
+    assert "Codes for a mobile app or a mini program: /_wechat_sandbox/app-codes." in caplog.text
+
+
+def test_the_sandbox_fills_in_both_new_pairs() -> None:
+    client = sandbox_site()
+    config, fake = client.application.config, sandbox_of(client)
+    assert config["WECHAT_WEB_APP_APPID"] == fake.mobile_app.appid
+    assert config["WECHAT_WEB_APP_SECRET"] == fake.mobile_app.secret
+    assert config["WECHAT_WEB_MINIPROGRAM_APPID"] == fake.miniprogram.appid
+    assert config["WECHAT_WEB_MINIPROGRAM_SECRET"] == fake.miniprogram.secret
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("zh-CN", "移动应用和小程序的登录 code"),
+        ("zh-TW", "行動應用程式和小程式的登入 code"),
+        ("en", "Codes for the app and the mini program"),
+    ],
+)
+def test_the_app_codes_page_speaks_the_sites_language(language: str, title: str) -> None:
+    client = sandbox_site()
+    page = client.get(APP_CODES, headers={"Accept-Language": language})
+    assert f"<h1>{title}</h1>" in page.text
+    _, curl = get_code(client, "app", "zhangsan", **{"Accept-Language": language})
+    assert curl.startswith("curl -i ")
+
+
+@pytest.mark.parametrize(
+    "form", [{}, {"app": "nobody"}, {"miniprogram": ""}, {"website": "zhangsan"}]
+)
+def test_a_wrong_press_mints_nothing_and_says_so(form: dict[str, str]) -> None:
+    client = sandbox_site()
+    page = client.post(APP_CODES, data=form, headers={"Accept-Language": "en"})
+    assert page.status_code == 400 and "Choose a user and a kind of code" in page.text
+    assert "data-code" not in page.text
+    assert client.put(APP_CODES).status_code == 405

@@ -10,11 +10,13 @@ HTTP 200, ``text/plain`` JSON with no charset, profiles as since
 2021-10-20). Use it in-process (:meth:`FakeWeChat.requests_adapter`,
 ``werkzeug.test.Client``), over loopback HTTP (:meth:`FakeWeChat.serve`),
 or mounted under a prefix with ``DispatcherMiddleware``: every link it
-emits honours ``SCRIPT_NAME``.
+emits honours ``SCRIPT_NAME``. A mobile app's and a mini program's codes
+come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
+:meth:`FakeWeChat.miniprogram_code` stand in for it.
 
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
-(the authorize pages), ``api.py`` (the API) and ``faults.py`` (faults and
-counters).
+(the authorize pages), ``api.py`` (the API), ``faults.py`` (faults and
+counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ __all__ = [
 
 #: Not WeChat's: the request counters as JSON, for a fake in another process.
 CALLS_PATH = "/_fake/calls"
+#: Not WeChat's: POST here for the code a phone would get (``app_code()``,
+#: ``miniprogram_code()``), for a fake in another process.
+CODE_PATHS = {"app_code": "/_fake/app-code", "miniprogram_code": "/_fake/miniprogram-code"}
 #: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
 IN_PROCESS_OPEN_URL = "http://open.fake-wechat.invalid"
 IN_PROCESS_API_URL = "http://api.fake-wechat.invalid"
@@ -64,6 +69,7 @@ _OPEN_URLS = Map(
         Rule("/connect/confirm", endpoint="confirm", methods=["POST"]),
         Rule(WXLOGIN_JS_PATH, endpoint="wxlogin_js", methods=["GET"]),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
+        *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -76,6 +82,7 @@ _API_URLS = Map(
         Rule("/sns/auth", endpoint="auth"),
         Rule("/sns/jscode2session", endpoint="jscode2session"),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
+        *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -139,6 +146,8 @@ class FakeWeChat(Faults, Pages, Api):
             with self._lock:
                 counts = json.dumps(dict(self.calls))
             response = Response(counts, content_type="application/json")
+        elif endpoint in CODE_PATHS:
+            response = self._phone_code(endpoint, request)
         elif endpoint in FAULT_ENDPOINTS:
             fault = self._count(endpoint)
             failed = self._fail(fault, environ) if fault is not None else None
@@ -151,6 +160,16 @@ class FakeWeChat(Faults, Pages, Api):
             self._count(endpoint)
             response = self._authorize_page(endpoint, request, adapter.build("confirm"))
         return response(environ, start_response)
+
+    def _phone_code(self, endpoint: str, request: Request) -> Response:
+        """A code as the phone gets it, for the form's ``user`` (made up on first use)."""
+        key = request.form.get("user")
+        user = self.user if key is None else self._user_named(key)
+        if user is None:
+            text = "user must be up to 32 letters, digits, - and _"
+            return Response(text, 400, content_type="text/plain")
+        code = self.app_code(user) if endpoint == "app_code" else self.miniprogram_code(user)
+        return Response(json.dumps({"code": code}), content_type="application/json")
 
     # -- serving ---------------------------------------------------------------
 

@@ -301,10 +301,7 @@ class Model:
         return self._mint_code(app, user or self.user, "")
 
     def block(self, user: FakeUser) -> None:
-        """Make WeChat's risk control block ``user``: 40226 from ``jscode2session``.
-
-        Until :meth:`reset`.
-        """
+        """Have WeChat's risk control block ``user`` (40226 from ``jscode2session``) until reset."""
         with self._lock:
             self._blocked.add(user.key)
 

@@ -135,6 +135,9 @@ class Pages(Model):
         if app is None:
             raise AuthorizeError("AppID 参数错误", N_("unknown appid (register it with add_app)"))
         path_kind = "website" if endpoint == "qrconnect" else "mp"
+        if app.kind not in SCOPES:
+            detail = N_("this appid is a %(kind)s app, which logs in without a web page")
+            raise AuthorizeError(_SCOPE_ERROR, detail, 10005, kind=app.kind)
         if app.kind != path_kind:
             right = "qrconnect" if app.kind == "website" else "oauth2/authorize"
             detail = N_("this appid is a %(kind)s app: use /connect/%(path)s")

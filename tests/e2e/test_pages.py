@@ -229,3 +229,36 @@ def test_the_qr_page_says_it_once_and_its_link_opens_the_sandbox(
     page.wait_for_url(re.compile(r"/_wechat_sandbox/connect/qrconnect\?"))
     log_in_as(page, locale, "Alice")
     page.wait_for_url(example_site.url + "/account")
+
+
+def test_the_app_codes_page_gives_a_code_and_its_curl_line(
+    example_site: Server, browser: t.Any, screenshot: Shot, locale: str
+) -> None:
+    """On a phone-sized screen, in the person's language, nothing wider than the screen."""
+    context = _context(browser, locale, **PHONE)
+    try:
+        page = context.new_page()
+        page.goto(example_site.url + "/_wechat_sandbox/app-codes")
+        assert_lang(page, locale)
+        assert page.locator("h1").inner_text() == ext(
+            locale, "Codes for the app and the mini program"
+        )
+        assert page.locator("pre").count() == 0, "a visit mints nothing"
+        label = ext(
+            locale,
+            "%(code)s for %(name)s",
+            code=ext(locale, "Mini program code"),
+            name="Alice Smith",
+        )
+        page.get_by_role("button", name=label).click()
+        page.wait_for_load_state()
+        code = page.locator("pre.code").inner_text()
+        assert re.fullmatch(r"[A-Za-z0-9]{32}", code)
+        curl = page.locator("pre.curl").inner_text()
+        assert f'{{"code": "{code}"}}' in curl
+        assert curl.endswith(f"{example_site.url}/wechat/miniprogram/login")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= page.viewport_size["width"], "the curl line scrolls in its box"
+        screenshot(page, "1-code")
+    finally:
+        context.close()
