@@ -58,11 +58,11 @@ def _online_problems(app: Flask) -> list[str]:
     state = get_state(app)
     found = []
     for flow in state.flows:
-        if not (flow.oauth_code and flow.configured(app.config)):
+        if not flow.configured(app.config):
             continue
         key = flow.appid_key
         try:
-            state.remote(flow).fetch_access_token(code="flaskwechatcheck")
+            flow.probe(state, "flaskwechatcheck")
         except InvalidCodeError as error:
             if error.errcode == 40029:
                 continue

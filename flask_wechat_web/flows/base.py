@@ -53,8 +53,6 @@ class Flow:
     console_refuses_port: bool = False
     #: A browser logs in this way (else an app posts to the way's own route).
     browser: bool = True
-    #: Its code is redeemed at ``sns/oauth2/access_token`` (what ``flask wechat check`` tries).
-    oauth_code: bool = True
 
     def configured(self, config: t.Mapping[str, t.Any]) -> bool:
         return bool(config.get(self.appid_key))
@@ -62,6 +60,10 @@ class Flow:
     def scope(self, config: t.Mapping[str, t.Any]) -> str:
         """The scope its logins ask for."""
         return t.cast(str, config[self.scope_key])
+
+    def probe(self, state: WeChatWebState, code: str) -> None:
+        """Redeem ``code`` and drop the answer: ``flask wechat check --online`` asks with it."""
+        state.remote(self).fetch_access_token(code=code)
 
     def takes(self, user_agent: str) -> bool:
         """Whether a login from this browser goes this way (when configured)."""

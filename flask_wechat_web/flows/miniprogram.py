@@ -31,18 +31,23 @@ def session_key_name(appid: str, openid: str) -> str:
 class MiniProgramFlow(AppFlow):
     """``POST /miniprogram/login``: ``{"code": ...}`` from ``wx.login``."""
 
-    oauth_code: bool = False
+    def probe(self, state: WeChatWebState, code: str) -> None:
+        self._jscode2session(state, code)
 
-    def redeem(self, state: WeChatWebState, code: str) -> tuple[dict[str, t.Any], WeChatIdentity]:
+    def _jscode2session(self, state: WeChatWebState, code: str) -> dict[str, t.Any]:
         config = state.config
-        appid = config[self.appid_key]
-        answer = state.remote(self).get_json(
+        return state.remote(self).get_json(
             JSCODE_PATH,
-            appid=appid,
+            appid=config[self.appid_key],
             secret=config[self.secret_key],
             js_code=code,
             grant_type="authorization_code",
         )
+
+    def redeem(self, state: WeChatWebState, code: str) -> tuple[dict[str, t.Any], WeChatIdentity]:
+        config = state.config
+        appid = config[self.appid_key]
+        answer = self._jscode2session(state, code)
         openid, unionid = answer["openid"], answer.get("unionid")
         # It lives as long as the login's bearer token; a new login replaces it.
         ttl = int(config["WECHAT_WEB_API_TOKEN_TTL"])
