@@ -46,7 +46,9 @@ class Claims:
 
 
 def _serializer(app: Flask) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(app.secret_key, salt=SALT)  # type: ignore[arg-type]
+    """Signs with ``SECRET_KEY``; checks with it and ``SECRET_KEY_FALLBACKS`` (as the session)."""
+    keys = [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key]
+    return URLSafeTimedSerializer(keys, salt=SALT)
 
 
 def issue(state: WeChatWebState, user: t.Any, identity: WeChatIdentity) -> dict[str, t.Any]:

@@ -369,6 +369,16 @@ def test_a_refused_bearer_token_gets_401_json(fake_wechat: FakeWeChat, app: Flas
     assert client.get("/api/me").status_code == 302
 
 
+def test_a_bearer_token_outlives_a_key_rotation_only_with_the_fallback(
+    fake_wechat: FakeWeChat, app: Flask
+) -> None:
+    answer = mini_login(no_cookies(app), fake_wechat)
+    app.config["SECRET_KEY"] = app.secret_key = "the new secret key"
+    assert no_cookies(app).get("/api/me", headers=bearer(answer)).status_code == 401
+    app.config["SECRET_KEY_FALLBACKS"] = ["a test secret key"]
+    assert no_cookies(app).get("/api/me", headers=bearer(answer)).status_code == 200
+
+
 def test_a_bearer_token_expires(fake_wechat: FakeWeChat, store: t.Any) -> None:
     app, _ = make_app(fake_wechat, WECHAT_WEB_STORE=store, WECHAT_WEB_API_TOKEN_TTL=1)
     app.route("/api/me")(login_required(lambda: "me"))
