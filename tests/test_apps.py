@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 from flask_wechat_web import ConfigurationError, WeChatWeb
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA, SignalRecorder, log_in, make_app
+from .conftest import MICROMESSENGER_UA, SignalRecorder, log_in, make_app, stored_token
 
 JSON = "application/json"
 WEBSITE = {"WECHAT_WEB_APPID": "wx" + "3" * 16, "WECHAT_WEB_SECRET": "c" * 32}
@@ -327,6 +327,25 @@ def test_mobile_app_login_in_two_calls(fake_wechat: FakeWeChat, app: Flask) -> N
     # A native app's HTTP client keeps the session cookie: logged in both ways.
     assert client.get("/api/me").status_code == 200
     assert no_cookies(app).get("/api/me", headers=bearer(answer)).status_code == 200
+
+
+def test_the_mobile_apps_token_is_stored_and_usable(
+    fake_wechat: FakeWeChat, app: Flask, wechat: WeChatWeb
+) -> None:
+    client = app.test_client()
+    assert app_login(client, fake_wechat).status_code == 200
+    token = stored_token(client)
+    assert token["appid"] == fake_wechat.mobile_app.appid
+    with app.app_context():
+        identity = wechat.fetch_identity(token)
+    assert identity.source == "app" and identity.nickname == fake_wechat.user.nickname
+    # The mini program's login has no WeChat token to keep.
+    mini = app.test_client()
+    assert mini_login(mini, fake_wechat).status_code == 200
+    cookie = mini.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    with app.test_request_context(headers={"Cookie": f"{cookie.key}={cookie.value}"}):
+        assert wechat.token is None
 
 
 def test_a_code_of_another_app_is_refused(fake_wechat: FakeWeChat, client: FlaskClient) -> None:
