@@ -57,12 +57,28 @@ def issue(state: WeChatWebState, user: t.Any, identity: WeChatIdentity) -> dict[
     return _issue(state, Claims(str(user.get_id()), secrets.token_urlsafe(12), *ids))
 
 
-def issue_for_session(state: WeChatWebState, user: t.Any) -> dict[str, t.Any]:
-    """A bearer token for the WeChat login of this browser's session (none for another login)."""
-    account = _session.data().account()
+def for_session(state: WeChatWebState, user: t.Any) -> dict[str, t.Any]:
+    """The bearer token of this browser's WeChat login: the one it was given, else a new one.
+
+    Only a token of this very login (its user and WeChat account) is answered
+    again: never one of an earlier login in the same session. None for a
+    login that did not go through WeChat.
+    """
+    data = _session.data()
+    account = data.account()
     if account is None:
         return {}
     appid, openid, unionid, _ = account
+    token = data.get("api")
+    claims = _verify(state, token) if isinstance(token, str) else None
+    if claims is not None and (claims.user_id, claims.appid, claims.openid) == (
+        str(user.get_id()),
+        appid,
+        openid,
+    ):
+        age = time.time() - _issued_at(state, t.cast(str, token))  # itsdangerous's own clock
+        left = int(state.config["WECHAT_WEB_API_TOKEN_TTL"] - age)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": max(left, 0)}
     source = state.flow_of({"appid": appid}).name
     ids = (source, appid, openid, unionid)
     return _issue(state, Claims(str(user.get_id()), secrets.token_urlsafe(12), *ids))
@@ -116,16 +132,6 @@ def login_answer(state: WeChatWebState, user: t.Any, identity: WeChatIdentity) -
     user_fields["nickname"] = user_fields["nickname"] or identity.nickname
     user_fields["headimgurl"] = user_fields["headimgurl"] or identity.headimgurl
     return {"user": user_fields, **answer}
-
-
-def session_token(state: WeChatWebState) -> dict[str, t.Any] | None:
-    """The bearer token this session was given at its login, while it is valid."""
-    token = _session.data().get("api")
-    if not isinstance(token, str) or _verify(state, token) is None:
-        return None
-    age = time.time() - _issued_at(state, token)  # itsdangerous's own clock
-    left = int(state.config["WECHAT_WEB_API_TOKEN_TTL"] - age)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": max(left, 0)}
 
 
 def _issued_at(state: WeChatWebState, token: str) -> float:

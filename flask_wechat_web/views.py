@@ -179,7 +179,7 @@ def session_view() -> Response:
         user = current_user._get_current_object()
         body["user"] = bearer.public_user(user, _login_ids(state))
         if bearer.current_claims() is None:
-            body.update(bearer.session_token(state) or bearer.issue_for_session(state, user))
+            body.update(bearer.for_session(state, user))
     return jsonify(body)
 
 

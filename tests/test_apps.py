@@ -21,7 +21,14 @@ from werkzeug.test import TestResponse
 from flask_wechat_web import ConfigurationError, WeChatWeb
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA, SignalRecorder, log_in, make_app, stored_token
+from .conftest import (
+    MICROMESSENGER_UA,
+    SignalRecorder,
+    callback_path,
+    log_in,
+    make_app,
+    stored_token,
+)
 
 JSON = "application/json"
 WEBSITE = {"WECHAT_WEB_APPID": "wx" + "3" * 16, "WECHAT_WEB_SECRET": "c" * 32}
@@ -489,6 +496,19 @@ def test_session_for_single_page_sites(fake_wechat: FakeWeChat, app: Flask) -> N
     assert by_token["user"]["source"] == "qr" and "access_token" not in by_token
     client.post("/wechat/logout")
     assert no_cookies(app).get("/api/me", headers=headers).status_code == 401
+
+
+def test_session_never_answers_an_earlier_logins_token(fake_wechat: FakeWeChat, app: Flask) -> None:
+    client = app.test_client()
+    assert app_login(client, fake_wechat).status_code == 200  # the first user, in the app
+    alice = fake_wechat.users[1]
+    url = client.get("/wechat/login?mode=qr").location
+    assert client.get(callback_path(fake_wechat.approve(url, user=alice))).status_code == 302
+    body = client.get("/wechat/session").get_json()
+    assert body["user"]["id"] == fake_wechat.unionid(alice)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    me = no_cookies(app).get("/api/me", headers=headers).get_json()
+    assert me["id"] == fake_wechat.unionid(alice)
 
 
 def test_session_by_bearer_token(fake_wechat: FakeWeChat, app: Flask) -> None:
