@@ -169,7 +169,7 @@ def _posted_code() -> str:
         raise InvalidRequestError(status=413)
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("code"), str):
         raise InvalidRequestError()
