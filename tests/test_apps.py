@@ -6,6 +6,7 @@ loopback), through the Flask test client.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import typing as t
@@ -16,6 +17,8 @@ from cachelib import FileSystemCache, SimpleCache
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import UserMixin, current_user, login_required
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from flask_wechat_web import ConfigurationError, WeChatWeb
@@ -516,3 +519,36 @@ def test_session_by_bearer_token(fake_wechat: FakeWeChat, app: Flask) -> None:
     answer = mini_login(no_cookies(app), fake_wechat)
     body = no_cookies(app).get("/wechat/session", headers=bearer(answer)).get_json()
     assert body["user"] == answer.get_json()["user"]
+
+
+JSON_BODIES = st.one_of(
+    st.binary(max_size=200),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=8,
+    ).map(lambda value: json.dumps(value).encode()),
+    st.text(max_size=80).map(lambda code: json.dumps({"code": code}).encode()),
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.sampled_from(["/wechat/app/login", "/wechat/miniprogram/login"]),
+    body=JSON_BODIES,
+    content_type=st.sampled_from([JSON, "application/json; charset=utf-8", "text/plain", ""]),
+    auth=st.sampled_from(["", "Bearer ", "Bearer x.y.z", "bearer " + "a" * 5000, "Basic eA=="]),
+)
+def test_the_json_routes_never_fail_badly(
+    app: Flask, path: str, body: bytes, content_type: str, auth: str
+) -> None:
+    # ``app`` is built once for the test: no code posted here is one WeChat issued.
+    headers = {"Content-Type": content_type, "Authorization": auth}
+    answer = app.test_client().post(path, data=body, headers=headers)
+    assert answer.mimetype == JSON
+    assert 400 <= answer.status_code < 500 or answer.status_code == 502, answer.status_code
+    assert set(answer.get_json()) == {"error", "message"}
