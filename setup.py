@@ -44,6 +44,8 @@ setup(
         # The Public Suffix List, shipped with the package (no fetch at run
         # time): a relay pattern may not stand over a public suffix.
         "publicsuffixlist>=1.0.2",
+        # WECHAT_WEB_STORE: what stays on the server (revoked tokens, session keys).
+        "cachelib>=0.9.0",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
@@ -65,6 +67,8 @@ setup(
             "redis>=5.0",
             "wechatpy>=1.8",
             "social-auth-core>=6.0",
+            # docs/api-tokens.rst's recipe, run by tests/test_apps.py.
+            "Flask-JWT-Extended>=4.6",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [

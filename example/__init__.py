@@ -9,7 +9,12 @@ Run it with no WeChat account, against the built-in sandbox::
     WECHAT_WEB_SANDBOX=1 flask --app example run --debug
 
 With a real website app, set ``WECHAT_WEB_APPID``, ``WECHAT_WEB_SECRET`` and
-``SECRET_KEY`` in the environment instead. Users live in SQLite
+``SECRET_KEY`` in the environment instead; ``WECHAT_WEB_APP_*`` and
+``WECHAT_WEB_MINIPROGRAM_*`` add the mobile app's and the mini program's
+logins (``POST /wechat/app/login``, ``POST /wechat/miniprogram/login``).
+One person is one user across all of them: ``user_for`` finds them by
+unionid. ``GET /api/me`` shows the user and their WeChat accounts, by
+cookie or bearer token. Users live in SQLite
 (``instance/example.db``) unless ``DATABASE_URL`` names a PostgreSQL
 database (then run ``flask --app example init-db`` once). Sessions are
 signed cookies unless ``REDIS_URL`` names a Redis server: then they are kept
@@ -169,6 +174,14 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def account() -> str:
         return render_template("account.html", user=current_user)
 
+    @app.route("/api/me")
+    @login_required
+    def me() -> t.Any:
+        """Who is logged in (by cookie or bearer token), and their WeChat accounts."""
+        user = t.cast(User, current_user._get_current_object())
+        accounts = [{"appid": row.appid, "openid": row.openid} for row in user.accounts]
+        return jsonify(id=user.id, nickname=user.nickname, unionid=user.unionid, accounts=accounts)
+
     @app.route("/api/wechat-profile")
     @login_required
     def wechat_profile() -> t.Any:
@@ -198,12 +211,13 @@ def _redis_sessions(app: Flask) -> None:
     if not url or "SESSION_TYPE" in app.config:
         return
     import redis
+    from cachelib import RedisCache
     from flask_session import Session
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
 
     app.config["SESSION_TYPE"] = "redis"
-    app.config["SESSION_REDIS"] = redis.Redis.from_url(
+    app.config["SESSION_REDIS"] = client = redis.Redis.from_url(
         url,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
@@ -211,6 +225,8 @@ def _redis_sessions(app: Flask) -> None:
         socket_timeout=2,
     )
     Session(app)
+    # Revoked bearer tokens and session keys, shared by every host too.
+    app.config.setdefault("WECHAT_WEB_STORE", RedisCache(client, key_prefix="wechat_web:"))
 
 
 def _database_url() -> str:

@@ -20,6 +20,7 @@ TOKEN_PATH = "sns/oauth2/access_token"
 REFRESH_PATH = "sns/oauth2/refresh_token"
 USERINFO_PATH = "sns/userinfo"
 AUTH_PATH = "sns/auth"
+JSCODE_PATH = "sns/jscode2session"
 
 #: WeChat's answers are a few hundred bytes; nothing it sends comes near this.
 MAX_BODY = 64 * 1024
@@ -173,6 +174,12 @@ SHAPES: dict[str, dict[str, Field]] = {
         "language": Field(_text),
     },
     AUTH_PATH: {"errcode": Field(_errcode, required=True), "errmsg": Field(_text)},
+    # The mini program's login: no token, a session key that never leaves the server.
+    JSCODE_PATH: {
+        "openid": Field(_identifier, required=True),
+        "session_key": Field(_identifier, required=True),
+        "unionid": Field(_identifier, empty_is_absent=True),
+    },
 }
 
 

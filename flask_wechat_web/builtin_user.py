@@ -11,6 +11,7 @@ import typing as t
 
 from . import _session
 from .identity import WeChatIdentity, WeChatUser
+from .state import get_state
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def load(user_id: str) -> WeChatUser | None:
             raw[key] = stored[index] if index < len(stored) else empty
         if unionid:
             raw["unionid"] = unionid
-    user = WeChatUser(WeChatIdentity(appid, openid, unionid, scope, raw=raw))
+    source = get_state().flow_of({"appid": appid}).name
+    user = WeChatUser(WeChatIdentity(appid, openid, unionid, scope, raw=raw, source=source))
     return user if user.get_id() == user_id else None
 
 

@@ -62,7 +62,7 @@ def _online_problems(app: Flask) -> list[str]:
             continue
         key = flow.appid_key
         try:
-            state.remote(flow).fetch_access_token(code="flaskwechatcheck")
+            flow.probe(state, "flaskwechatcheck")
         except InvalidCodeError as error:
             if error.errcode == 40029:
                 continue
@@ -166,7 +166,8 @@ def urls_command() -> None:
     click.echo(f"{'Relay URL' if relays else 'Callback URL'}: {callback}")
     # A relay's sites may log in either way: its one domain goes in every console.
     # The website app's first: the way in of any browser, after those made for one.
-    for flow in sorted(get_state(app).flows, key=lambda flow: flow.in_wechat_only):
+    browser_flows = [flow for flow in get_state(app).flows if flow.browser]
+    for flow in sorted(browser_flows, key=lambda flow: flow.in_wechat_only):
         if not (relays or flow.configured(app.config)):
             continue
         click.echo(f"{flow.app_kind[0].upper()}{flow.app_kind[1:]}: enter {parts.hostname}")

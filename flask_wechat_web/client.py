@@ -20,7 +20,7 @@ from authlib.integrations.flask_client import FlaskOAuth2App
 from authlib.integrations.requests_client import OAuth2Session
 
 from . import answers
-from .answers import AUTH_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
+from .answers import AUTH_PATH, JSCODE_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
 from .config import shown_host
 from .errors import (
     NO_TOKEN,
@@ -31,7 +31,7 @@ from .errors import (
 )
 from .transport import ConnectionPool
 
-__all__ = ["AUTH_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
+__all__ = ["AUTH_PATH", "JSCODE_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
 
 _T = t.TypeVar("_T")
 

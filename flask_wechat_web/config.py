@@ -34,7 +34,23 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_RELAY_ID": None,
     "WECHAT_WEB_WXLOGIN_JS_URL": ("https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js"),
     "WECHAT_WEB_UI_LOCALE": None,
+    # No defaults for the apps' pairs (read with .get): FakeWeChat.configure()
+    # fills in only the keys an app lacks.
+    "WECHAT_WEB_API_TOKEN_TTL": 604800,
+    "WECHAT_WEB_STORE": None,
 }
+
+#: The optional apps, each a pair of keys: (AppID key, AppSecret key, what the app is).
+OPTIONAL_APPS = (
+    ("WECHAT_WEB_MP_APPID", "WECHAT_WEB_MP_SECRET", "the Official Account"),
+    ("WECHAT_WEB_APP_APPID", "WECHAT_WEB_APP_SECRET", "the mobile app"),
+    ("WECHAT_WEB_MINIPROGRAM_APPID", "WECHAT_WEB_MINIPROGRAM_SECRET", "the mini program"),
+)
+
+#: The keys whose presence means the site has set its config (else ``init_app`` waits).
+CREDENTIAL_KEYS = ("WECHAT_WEB_APPID", "WECHAT_WEB_SECRET") + tuple(
+    key for appid_key, secret_key, _ in OPTIONAL_APPS for key in (appid_key, secret_key)
+)
 
 LANGUAGES = ("zh_CN", "zh_TW", "en")
 QR_SCOPES = ("snsapi_login",)
@@ -106,20 +122,19 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
     ]
     if relay_only(config):
         found = []  # a site that only relays needs no AppID and no AppSecret
-    mp_appid, mp_secret = (
-        config.get("WECHAT_WEB_MP_APPID"),
-        config.get("WECHAT_WEB_MP_SECRET"),
-    )
-    if mp_appid or mp_secret:
-        found += [
-            _appid_problem("WECHAT_WEB_MP_APPID", mp_appid),
-            _secret_problem("WECHAT_WEB_MP_SECRET", mp_secret),
-        ]
-        if mp_appid and mp_appid == config.get("WECHAT_WEB_APPID"):
+    appids = {"WECHAT_WEB_APPID": config.get("WECHAT_WEB_APPID")}
+    for appid_key, secret_key, kind in OPTIONAL_APPS:
+        appid, secret = config.get(appid_key), config.get(secret_key)
+        if not (appid or secret):
+            continue
+        found += [_appid_problem(appid_key, appid), _secret_problem(secret_key, secret)]
+        same = [key for key, other in appids.items() if appid and other == appid]
+        if same:
             found.append(
-                "WECHAT_WEB_MP_APPID equals WECHAT_WEB_APPID: the Official Account "
-                "and the website app have different AppIDs (WeChat answers 10005)."
+                f"{appid_key} equals {same[0]}: {kind} has an AppID of its own "
+                "(each app's console shows it)."
             )
+        appids[appid_key] = appid
     if config.get("WECHAT_WEB_SCOPE") not in QR_SCOPES:
         found.append("WECHAT_WEB_SCOPE must be 'snsapi_login' (the only QR login scope).")
     if config.get("WECHAT_WEB_MP_SCOPE") not in MP_SCOPES:
@@ -143,6 +158,17 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         found.append("WECHAT_WEB_TIMEOUT must be a number of seconds above 0.")
     if not _positive(config.get("WECHAT_WEB_STATE_TTL")):
         found.append("WECHAT_WEB_STATE_TTL must be a number of seconds above 0.")
+    ttl = config.get("WECHAT_WEB_API_TOKEN_TTL", DEFAULTS["WECHAT_WEB_API_TOKEN_TTL"])
+    if not (_positive(ttl) and isinstance(ttl, int)):
+        found.append("WECHAT_WEB_API_TOKEN_TTL must be a whole number of seconds above 0.")
+    store = config.get("WECHAT_WEB_STORE")
+    if store is not None and not all(
+        callable(getattr(store, name, None)) for name in ("get", "set", "add", "delete")
+    ):
+        found.append(
+            "WECHAT_WEB_STORE must be a cachelib cache (cachelib.FileSystemCache, "
+            "cachelib.RedisCache), or unset for a FileSystemCache in the instance folder."
+        )
     if sandbox and not debug:
         found.append(
             "WECHAT_WEB_SANDBOX is on outside debug and testing: anyone could log "

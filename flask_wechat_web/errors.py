@@ -311,6 +311,38 @@ class MalformedAnswerError(WeChatUnavailableError):
         )
 
 
+class UserBlockedError(WeChatAPIError):
+    """WeChat's risk control blocked this user's mini program login (errcode 40226)."""
+
+    status = 403
+    user_title = _l("Login blocked by WeChat")
+    user_message = _l("WeChat's security check stopped this login. Please try again later.")
+    default_message = "WeChat's risk control blocked this user (a high-risk account)."
+
+
+class RateLimitError(WeChatAPIError):
+    """WeChat's per-user minute quota is spent (errcode 45011): retry after a minute."""
+
+    status = 429
+    user_title = _l("Too many logins")
+    user_message = _l("Too many login attempts. Please wait a minute and try again.")
+    default_message = "WeChat's minute quota for this user is spent (100 calls a minute)."
+
+
+class InvalidRequestError(WeChatError):
+    """A login request of an app that is not what the route takes (method, body, type)."""
+
+    user_message = _l("This login request is not valid. Please update the app and try again.")
+    default_message = (
+        "The app's login request is malformed: POST a JSON object "
+        '{"code": ...} with Content-Type: application/json.'
+    )
+
+    def __init__(self, message: str | None = None, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class StorageUnavailableError(WeChatError):
     """The site's database went away while the callback was saving the login.
 
@@ -361,6 +393,8 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
         cls = TokenExpiredError
     elif errcode == 48001:
         cls = APIUnauthorizedError
+    elif errcode in (40226, 45011):
+        cls = UserBlockedError if errcode == 40226 else RateLimitError
     else:
         cls = WeChatAPIError
     message = f"{cls.default_message} ({where})"

@@ -45,7 +45,7 @@ def identity_of(
 ) -> WeChatIdentity:
     """The identity ``token`` stands for; its profile is read on first use, if not given."""
     config = state.config
-    scope = scopes.normalised(token.get("scope")) or config[flow.scope_key]
+    scope = scopes.normalised(token.get("scope")) or flow.scope(config)
     unionid = token.get("unionid") or (userinfo or {}).get("unionid")
     return WeChatIdentity(
         config[flow.appid_key],
@@ -54,6 +54,7 @@ def identity_of(
         scope,
         is_snapshot_user=str(snapshot) == "1" or snapshot is True,
         raw=userinfo,
+        source=flow.name,
         load_userinfo=lambda: userinfo_of(state, flow, token, None),
     )
 

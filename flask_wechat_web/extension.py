@@ -15,13 +15,14 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.local import LocalProxy
 
-from . import _session, builtin_user, i18n
+from . import _session, bearer, builtin_user, i18n
 from .cli import wechat_cli
 from .client import AUTH_PATH, WeChatRemoteApp, is_expired
-from .config import DEFAULTS
+from .config import CREDENTIAL_KEYS, DEFAULTS
 from .errors import NO_TOKEN, ConfigurationError, TokenExpiredError, WeChatAPIError
 from .exchange import identity_of, userinfo_of
 from .flows import FLOWS
+from .flows.miniprogram import session_key_name
 from .flows.qr import QR
 from .identity import WeChatIdentity, WeChatUser
 from .pages import configuration_error_page, private_routing_answers, safe_next
@@ -32,6 +33,7 @@ from .transport import install_log_scrubber
 from .views import create_blueprint
 
 UserHandler = t.Callable[[WeChatIdentity], t.Any]
+ApiTokenHandler = t.Callable[[t.Any, WeChatIdentity], t.Mapping[str, t.Any]]
 
 
 def _no_session_secret(app: Flask) -> bool:
@@ -73,6 +75,8 @@ class WeChatWeb:
         self.clock = clock or time.time
         self.blueprint = create_blueprint()
         self._user_handler: UserHandler | None = None
+        #: The site's ``@wechat.api_token``, if any.
+        self.api_token_handler: ApiTokenHandler | None = None
         if app is not None:
             self.init_app(app)
 
@@ -100,7 +104,7 @@ class WeChatWeb:
         state = WeChatWebState(self, app, FLOWS, sandbox)
         # With no credentials at all, the app factory may set them later:
         # check at the first request instead. Anything else is checked now.
-        late = not (app.config.get("WECHAT_WEB_APPID") or app.config.get("WECHAT_WEB_SECRET"))
+        late = not any(app.config.get(key) for key in CREDENTIAL_KEYS)
         if not late:
             state.check_config()
             if _no_session_secret(app):
@@ -131,6 +135,15 @@ class WeChatWeb:
             manager.login_view = "wechat.login"
         if getattr(manager, "_user_callback", None) is None:
             manager.user_loader(builtin_user.load)
+        if getattr(manager, "_request_callback", None) is None:
+            manager.request_loader(bearer.load_user)
+        site_unauthorized = manager.unauthorized
+
+        def unauthorized() -> t.Any:
+            # A client with a refused bearer token cannot follow a redirect to WeChat.
+            return bearer.unauthorized() if bearer.sent() else site_unauthorized()
+
+        manager.unauthorized = unauthorized
 
     def _unregistered_blueprint(
         self, error: Exception, endpoint: str, values: dict[str, t.Any]
@@ -158,6 +171,27 @@ class WeChatWeb:
         """
         self._user_handler = fn
         return fn
+
+    def api_token(self, fn: ApiTokenHandler) -> ApiTokenHandler:
+        """Register ``fn(user, identity) -> dict``: the site's own token for an app's login.
+
+        Its keys are merged into the JSON answer of ``/app/login`` and
+        ``/miniprogram/login``: it may replace ``access_token``,
+        ``token_type`` and ``expires_in`` (flask-jwt-extended's token, say)
+        and add its own.
+        """
+        self.api_token_handler = fn
+        return fn
+
+    def session_key(self, openid: str) -> str | None:
+        """The mini program's latest ``session_key`` for ``openid``, kept on the server.
+
+        For decrypting what the mini program sends (``encryptedData``); never
+        send it to the client. ``None`` once the login it came with expired.
+        """
+        state = get_state()
+        appid = state.config.get("WECHAT_WEB_MINIPROGRAM_APPID") or ""
+        return t.cast("str | None", state.store.get(session_key_name(appid, openid)))
 
     def user_for(self, identity: WeChatIdentity) -> t.Any:
         """The user to log in for ``identity``, from the handler or built in.

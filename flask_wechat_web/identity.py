@@ -17,7 +17,9 @@ class WeChatIdentity:
     """An immutable record of one WeChat login.
 
     The ids (``appid``, ``openid``, ``unionid``, ``scope``,
-    ``is_snapshot_user``) come from the token call. The profile (``nickname``,
+    ``is_snapshot_user``) come from the token call; ``source`` names the way
+    in: ``"qr"`` (the website app), ``"mp"`` (the Official Account),
+    ``"app"`` (the mobile app), ``"miniprogram"``. The profile (``nickname``,
     ``headimgurl``, ``sex``, ``province``, ``city``, ``country``,
     ``privilege``, ``raw``) comes from ``sns/userinfo``, fetched the first
     time one of those fields is read: a handler that finds its user by
@@ -34,6 +36,7 @@ class WeChatIdentity:
         "unionid",
         "scope",
         "is_snapshot_user",
+        "source",
         "_profile",
         "_loader",
         "_lock",
@@ -44,6 +47,7 @@ class WeChatIdentity:
     unionid: str | None
     scope: str
     is_snapshot_user: bool
+    source: str
     _profile: dict[str, t.Any] | None
     _loader: ProfileLoader | None
     _lock: threading.Lock
@@ -64,6 +68,7 @@ class WeChatIdentity:
         is_snapshot_user: bool = False,
         raw: t.Mapping[str, t.Any] | None = None,
         *,
+        source: str = "qr",
         load_userinfo: ProfileLoader | None = None,
     ) -> None:
         given = {
@@ -83,6 +88,7 @@ class WeChatIdentity:
             "unionid": unionid or None,
             "scope": scope,
             "is_snapshot_user": bool(is_snapshot_user),
+            "source": source,
             "_profile": profile,
             "_loader": load_userinfo,
             "_lock": threading.Lock(),
@@ -107,7 +113,7 @@ class WeChatIdentity:
     def __repr__(self) -> str:
         return (
             f"WeChatIdentity(appid={self.appid!r}, openid={self.openid!r}, "
-            f"unionid={self.unionid!r}, scope={self.scope!r})"
+            f"unionid={self.unionid!r}, scope={self.scope!r}, source={self.source!r})"
         )
 
     @property
@@ -198,6 +204,7 @@ class WeChatIdentity:
             "unionid": self.unionid,
             "scope": self.scope,
             "is_snapshot_user": self.is_snapshot_user,
+            "source": self.source,
             "userinfo": self.raw,
         }
 
@@ -211,6 +218,7 @@ class WeChatIdentity:
             data.get("scope", "snsapi_login"),
             is_snapshot_user=data.get("is_snapshot_user", False),
             raw=data.get("userinfo") or {},
+            source=data.get("source", "qr"),
         )
 
 
@@ -229,6 +237,7 @@ class WeChatUser(UserMixin):  # type: ignore[misc]
         self.openid = identity.openid
         self.unionid = identity.unionid
         self.appid = identity.appid
+        self.source = identity.source
         self.nickname = identity.nickname
         self.headimgurl = identity.headimgurl
         self.sex = identity.sex

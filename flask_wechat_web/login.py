@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, flash, redirect, session, url_for
+from flask import current_app, flash, jsonify, redirect, session, url_for
 from flask_login import login_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
@@ -65,13 +65,49 @@ def _renew_session() -> None:
         regenerate(session._get_current_object())  # type: ignore[attr-defined]
 
 
-def fail(error: WeChatError) -> Response:
-    """End a failed login: signal, log, flash, then the error view or page."""
+def _told(error: WeChatError) -> None:
+    """What every failed login does first: ``wechat_login_failed``, and the log.
+
+    A :class:`ConfigurationError` is logged where it is answered, as an error.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     wechat_login_failed.send(app, error=error)
+    if not isinstance(error, ConfigurationError):
+        logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
+
+
+def fail_json(error: WeChatError) -> Response:
+    """End a failed login of an app or a script: signal, log, then :func:`json_error`."""
+    _told(error)
+    if isinstance(error, ConfigurationError):
+        return setup_json(error)
+    return json_error(error)
+
+
+def setup_json(error: ConfigurationError) -> Response:
+    """The site's own bug, for a JSON client: logged as an error, a 500 naming its class."""
+    logger.error("Flask-WeChat-Web is not set up correctly: %s", error.message)
+    return json_error(error)
+
+
+def json_error(error: WeChatError, status: int | None = None) -> Response:
+    """The JSON answer of a failure: the error's class and what the person reads.
+
+    ``{"error": <class name>, "message": <its user message, in the request's
+    language>}``, with the error's status; never its ``message``, which is
+    for the site's owner.
+    """
+    response = jsonify(error=type(error).__name__, message=str(error.user_message))
+    response.status_code = status or error.status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def fail(error: WeChatError) -> Response:
+    """End a failed login: signal, log, flash, then the error view or page."""
+    _told(error)
     if isinstance(error, ConfigurationError):
         return configuration_error_page(error)
-    logger.warning("WeChat login failed: %s: %s", type(error).__name__, error.message)
     if has_session():
         flash(str(error.user_message), "error")
     error_view = current_app.config["WECHAT_WEB_ERROR_VIEW"]

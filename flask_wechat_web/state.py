@@ -8,10 +8,12 @@ and the CLI read it, as Flask-SQLAlchemy's CLI reads its own.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import typing as t
 
 from authlib.integrations.flask_client import OAuth
+from cachelib import BaseCache, FileSystemCache
 from flask import Flask, current_app, session, url_for
 from flask.sessions import NullSession
 
@@ -83,6 +85,23 @@ class WeChatWebState:
         #: The ways in whose logins came without a unionid, said once each.
         self.warned_no_unionid: set[str] = set()
         self.refresh_locks = [threading.Lock() for _ in range(32)]
+        self._store: BaseCache | None = None
+
+    @property
+    def store(self) -> BaseCache:
+        """``WECHAT_WEB_STORE``: what must stay on the server (revoked tokens, session keys).
+
+        Unset, a ``FileSystemCache`` in the app's instance folder, made on
+        first use: one host, any number of workers.
+        """
+        configured = self.config.get("WECHAT_WEB_STORE")
+        if configured is not None:
+            return t.cast(BaseCache, configured)
+        with self._lock:
+            if self._store is None:
+                folder = os.path.join(self.app.instance_path, "wechat_web_store")
+                self._store = FileSystemCache(folder, threshold=0, mode=0o600)
+        return self._store
 
     @property
     def config(self) -> t.Mapping[str, t.Any]:
@@ -121,7 +140,7 @@ class WeChatWebState:
         """
         appid = token.get("appid")
         for flow in self.flows:
-            if appid and appid == self.config[flow.appid_key]:
+            if appid and appid == self.config.get(flow.appid_key):
                 return flow
         return self.flows[-1]
 
@@ -164,7 +183,7 @@ class WeChatWebState:
                 api_base_url=f"{api}/",
                 server_metadata_url=None,
                 client_kwargs={
-                    "scope": config[flow.scope_key],
+                    "scope": flow.scope(config),
                     "pool": self.pool,
                     "default_timeout": (timeout, timeout),
                 },

@@ -78,7 +78,7 @@ class SessionStorage:
     def get(self) -> dict[str, t.Any] | None:
         data = _session.data()
         secrets, account = data.get("token"), data.account()
-        if not (isinstance(secrets, list) and len(secrets) == 3) or account is None:
+        if not (isinstance(secrets, list) and len(secrets) == 3 and secrets[0]) or account is None:
             return None
         appid, openid, unionid, scope = account
         ids = {"appid": appid, "openid": openid, "unionid": unionid, "scope": scope}
@@ -94,7 +94,9 @@ class SessionStorage:
             token = {**stored, **token}
         data = _session.data()
         data.set_account(token)
-        data.set("token", [token.get(key) for key in self._OWN_FIELDS])
+        # A mini program's login has ids only: no token to keep.
+        secrets = [token.get(key) for key in self._OWN_FIELDS]
+        data.set("token", secrets if token.get("access_token") else None)
 
     def delete(self) -> None:
         _session.data().set("token", None)

@@ -26,7 +26,11 @@ from urllib3.util.retry import Retry
 
 from .bounds import BoundedAdapter
 
-_SECRET_PARAM = re.compile(r"\b(secret|code|access_token|refresh_token)=[^&\s\"']*")
+#: A secret as a query parameter (``js_code=``: ``\bcode=`` misses it) or a JSON field.
+_SECRET_PARAM = re.compile(
+    r"\b(secret|js_code|code|access_token|refresh_token|session_key)"
+    r"(=|\"\s*:\s*\")[^&\s\"']*"
+)
 
 
 @functools.cache
@@ -48,19 +52,19 @@ def _library_loggers() -> list[str]:
 
 
 class _ScrubSecrets(logging.Filter):
-    """Blanks ``secret=``, ``code=`` and token values in urllib3's log lines.
+    """Blanks ``secret=``, ``code=``, ``js_code=``, token and session key values in log lines.
 
     The message and any traceback attached to it are both scrubbed.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        scrubbed = _SECRET_PARAM.sub(r"\1=***", message)
+        scrubbed = _SECRET_PARAM.sub(r"\1\2***", message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         if record.exc_info:
             trace = logging.Formatter().formatException(record.exc_info)
-            scrubbed = _SECRET_PARAM.sub(r"\1=***", trace)
+            scrubbed = _SECRET_PARAM.sub(r"\1\2***", trace)
             if scrubbed != trace:  # only then: error trackers want exc_info
                 record.exc_info, record.exc_text = None, scrubbed
         return True

@@ -10,18 +10,24 @@ from __future__ import annotations
 import re
 import typing as t
 
-from flask import Blueprint, current_app, flash, redirect, request
+from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from . import builtin_user, i18n, login, pending
-from .errors import AccessDeniedError, InvalidCodeError, StateMismatchError, WeChatError
+from . import _session, bearer, builtin_user, i18n, login, pending
+from .errors import (
+    AccessDeniedError,
+    ConfigurationError,
+    InvalidCodeError,
+    StateMismatchError,
+    WeChatError,
+)
 from .exchange import exchange_code
 from .flows import FLOWS, choose
 from .pages import has_session, page, page_context, private_headers, safe_next, site_root
 from .relay import register as register_relay
 from .signals import wechat_logged_out
-from .state import login_state
+from .state import WeChatWebState, login_state
 
 _STATE_FORMAT = re.compile(r"[A-Za-z0-9]{1,128}")
 _CODE_FORMAT = re.compile(r"[!-~]{1,512}")
@@ -39,6 +45,7 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule(
         "/logout", "logout", logout, methods=["GET", "POST"], provide_automatic_options=False
     )
+    bp.add_url_rule("/session", "session", session_view)
     for flow in FLOWS:
         flow.register(bp)
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
@@ -136,9 +143,11 @@ def logout() -> Response:
     if request.method != "POST":
         return page("wechat/logout.html", next=next_url, name=_display_name(current_user))
     user = current_user._get_current_object() if current_user.is_authenticated else None
+    api_client = bearer.sent() or request.is_json
     if user is not None:
+        bearer.revoke_current(state)
         state.extension.storage.delete()
-        if has_session():
+        if has_session() and not api_client:
             flash(i18n.gettext("You have logged out."), "success")
     logout_user()
     builtin_user.forget()  # which WeChat account, and the built-in user's profile
@@ -146,4 +155,41 @@ def logout() -> Response:
         current_app._get_current_object(),  # type: ignore[attr-defined]
         user=user,
     )
+    if api_client:  # an app or a script: nothing to follow
+        return Response(status=204)
     return redirect(next_url or site_root())
+
+
+def session_view() -> Response:
+    """``GET /session``: who is logged in (or ``null``) and the login URL, for single-page sites.
+
+    A browser logged in by its cookie also gets its login's bearer token:
+    a single-page site on another origin reads it here (where the site
+    allows that origin), never from a URL.
+    """
+    try:
+        state = login_state()
+    except ConfigurationError as error:
+        return login.setup_json(error)
+    body: dict[str, t.Any] = {
+        "user": None,
+        "login_url": url_for("wechat.login", _external=True),
+    }
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+        body["user"] = bearer.public_user(user, _login_ids(state))
+        if bearer.current_claims() is None:
+            body.update(bearer.for_session(state, user))
+    return jsonify(body)
+
+
+def _login_ids(state: WeChatWebState) -> dict[str, t.Any] | None:
+    """The WeChat ids of this request's login: its bearer token's, else its session's."""
+    claims = bearer.current_claims()
+    if claims is not None:
+        return {"openid": claims.openid, "unionid": claims.unionid, "source": claims.source}
+    account = _session.data().account() if has_session() else None
+    if account is None:
+        return None
+    appid, openid, unionid, _ = account
+    return {"openid": openid, "unionid": unionid, "source": state.flow_of({"appid": appid}).name}

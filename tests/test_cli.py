@@ -56,7 +56,9 @@ def test_check_online_accepts_good_credentials(fake_wechat: FakeWeChat) -> None:
     code, output = run(app, "check", "--online")
     assert code == 0, output
     assert "accepts the credentials" in output
-    assert fake_wechat.calls["access_token"] == 2  # the website app and the Official Account
+    # The website app, the Official Account and the mobile app; the mini program's own call.
+    assert fake_wechat.calls["access_token"] == 3
+    assert fake_wechat.calls["jscode2session"] == 1
 
 
 @pytest.mark.parametrize(
@@ -75,6 +77,15 @@ def test_check_online_finds_bad_credentials(
     code, output = run(app, "check", "--online")
     assert code == 1
     assert "problem: WECHAT_WEB_APPID" in output and errcode_text in output
+
+
+def test_check_online_finds_the_mini_programs_bad_secret(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    fake_wechat.add_app(app.config["WECHAT_WEB_MINIPROGRAM_APPID"], "d" * 32, kind="miniprogram")
+    code, output = run(app, "check", "--online")
+    assert code == 1
+    assert "problem: WECHAT_WEB_MINIPROGRAM_APPID" in output and "credentials" in output
+    assert "d" * 32 not in output and app.config["WECHAT_WEB_MINIPROGRAM_SECRET"] not in output
 
 
 def test_check_online_reports_network_failure(fake_wechat: FakeWeChat) -> None:

@@ -6,6 +6,7 @@ import re
 import typing as t
 
 import pytest
+from cachelib import SimpleCache
 from flask import Flask
 
 from example import create_app
@@ -22,6 +23,7 @@ def example_app(fake_wechat: FakeWeChat, tmp_path: t.Any) -> t.Iterator[Flask]:
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/example.db",
+            "WECHAT_WEB_STORE": SimpleCache(),
             **fake_wechat.config(),
         }
     )
@@ -83,3 +85,32 @@ def test_the_home_page_offers_the_qr_only_on_a_computer(example_app: Flask) -> N
     phone = client.get("/", headers={"User-Agent": SAFARI_ON_IPHONE}).get_data(as_text=True)
     assert "/wechat/qrcode" not in phone
     assert 'href="/wechat/login?next=/"' in phone  # the login, which knows phones
+
+
+def test_one_user_across_web_mobile_app_and_mini_program(
+    example_app: Flask, fake_wechat: FakeWeChat
+) -> None:
+    browser = example_app.test_client()
+    response, _ = log_in(browser, fake_wechat)
+    assert response.status_code == 302
+    web = browser.get("/api/me").get_json()
+    phone = example_app.test_client()
+    app_answer = phone.post("/wechat/app/login", json={"code": fake_wechat.app_code()})
+    assert app_answer.status_code == 200, app_answer.get_data(as_text=True)
+    mini = example_app.test_client(use_cookies=False)
+    mini_answer = mini.post(
+        "/wechat/miniprogram/login", json={"code": fake_wechat.miniprogram_code()}
+    )
+    assert mini_answer.status_code == 200, mini_answer.get_data(as_text=True)
+    token = mini_answer.get_json()["access_token"]
+    me = mini.get("/api/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    # One person, one user: the three apps' openids differ, the unionid joins them.
+    assert str(web["id"]) == app_answer.get_json()["user"]["id"] == str(me["id"])
+    assert me["unionid"] == fake_wechat.unionid(fake_wechat.user)
+    appids = {account["appid"] for account in me["accounts"]}
+    assert appids == {
+        fake_wechat.website_app.appid,
+        fake_wechat.mobile_app.appid,
+        fake_wechat.miniprogram.appid,
+    }
+    assert len({account["openid"] for account in me["accounts"]}) == 3

@@ -269,7 +269,9 @@ def test_configure_fills_in_only_missing_pairs(fake: FakeWeChat) -> None:
     app = Flask(__name__)
     app.config.update(SECRET_KEY="k", WECHAT_WEB_APPID=fake.website_app.appid)
     app.config.update(WECHAT_WEB_SECRET=fake.website_app.secret)
+    # A whole pair: half of one fails at init_app (issue 21's server side).
     app.config["WECHAT_WEB_MINIPROGRAM_APPID"] = "wx" + "9" * 16
+    app.config["WECHAT_WEB_MINIPROGRAM_SECRET"] = "9" * 32
     WeChatWeb(app)
     fake.configure(app)
     assert app.config["WECHAT_WEB_APP_APPID"] == fake.mobile_app.appid

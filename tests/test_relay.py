@@ -414,6 +414,7 @@ def test_a_relay_only_site_logs_nobody_in(relay: Flask) -> None:
     assert "only relays" in response.get_data(as_text=True)
 
 
+JSON_ROUTES = {"wechat.app_login", "wechat.miniprogram_login", "wechat.session"}
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
 IN_WECHAT = f"{PHONE} MicroMessenger/8.0.47"
 
@@ -429,6 +430,8 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
         "wechat.authorized",
         "wechat.logout",
         "wechat.relay",
+        # The JSON routes of apps and single-page sites: the same, as JSON.
+        *JSON_ROUTES,
     }
     queries = ["", "?next=/account", "?mode=qr", "?mode=mp", f"?code=CODE1234&state={RANDOM}"]
     for rule in rules:
@@ -446,7 +449,10 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
             where = f"{method} {rule.rule}{query} {agent}"
             assert response.status_code == 500, where
             assert response.headers["Cache-Control"] == "no-store", where
-            if method != "HEAD":
+            if rule.endpoint in JSON_ROUTES and method != "HEAD":
+                assert response.get_json()["error"] == "ConfigurationError", where
+                assert "CODE1234" not in response.get_data(as_text=True), where
+            elif method != "HEAD":
                 body = response.get_data(as_text=True)
                 assert "only relays" in body and "Traceback" not in body, where
                 assert "CODE1234" not in body, where

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import typing as t
 
+from .app import MOBILE_APP
 from .base import Flow
+from .miniprogram import MINIPROGRAM
 from .mp import IN_WECHAT
 from .qr import QR
 
-#: Inside WeChat's browser the Official Account, else (and anywhere) the website app.
-FLOWS: tuple[Flow, ...] = (IN_WECHAT, QR)
+#: Inside WeChat's browser the Official Account, else (and anywhere) the website
+#: app, which stays last; the apps' ways in take no browser.
+FLOWS: tuple[Flow, ...] = (IN_WECHAT, MOBILE_APP, MINIPROGRAM, QR)
 
 
 def choose(
     flows: t.Sequence[Flow], config: t.Mapping[str, t.Any], mode: str | None, user_agent: str
 ) -> Flow | None:
     """The way a login from ``user_agent`` goes; ``None``: ``mode`` names one not configured."""
-    named = {flow.name: flow for flow in flows}
+    named = {flow.name: flow for flow in flows if flow.browser}
     if mode in named:
         flow = named[mode]
         return flow if flow.configured(config) else None

@@ -1,24 +1,30 @@
 """What a way in is: its app's settings, who it takes, how a person starts it.
 
-The ways in of today (the QR page, the in-WeChat authorization) both send
+The browsers' ways in (the QR page, the in-WeChat authorization) both send
 the browser to one of WeChat's authorize pages and come back to the
 blueprint's callback with a code; :class:`Flow` does that part, and a way in
-changes only what is its own.
+changes only what is its own. The apps' ways in (the mobile app, the mini
+program) post their code as JSON: :class:`AppFlow`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import typing as t
 from dataclasses import dataclass
 
-from flask import Blueprint, redirect, request
+from flask import Blueprint, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
-from .. import pending
+from .. import bearer, login, pending
 from ..agents import in_wechat_browser
+from ..errors import InvalidCodeError, InvalidRequestError, WeChatError
 from ..relay import state_prefix
+from ..state import login_state
 
 if t.TYPE_CHECKING:
+    from ..identity import WeChatIdentity
     from ..state import WeChatWebState
 
 
@@ -45,12 +51,24 @@ class Flow:
     console_note: str = ""
     #: The console refuses a domain with a port.
     console_refuses_port: bool = False
+    #: A browser logs in this way (else an app posts to the way's own route).
+    browser: bool = True
 
     def configured(self, config: t.Mapping[str, t.Any]) -> bool:
         return bool(config.get(self.appid_key))
 
+    def scope(self, config: t.Mapping[str, t.Any]) -> str:
+        """The scope its logins ask for."""
+        return t.cast(str, config[self.scope_key])
+
+    def probe(self, state: WeChatWebState, code: str) -> None:
+        """Redeem ``code`` and drop the answer: ``flask wechat check --online`` asks with it."""
+        state.remote(self).fetch_access_token(code=code)
+
     def takes(self, user_agent: str) -> bool:
         """Whether a login from this browser goes this way (when configured)."""
+        if not self.browser:
+            return False
         return in_wechat_browser(user_agent) if self.in_wechat_only else True
 
     def register(self, blueprint: Blueprint) -> None:
@@ -84,3 +102,77 @@ class Flow:
     def page_lang(self) -> str | None:
         """The ``lang`` of WeChat's authorize page, if it takes one."""
         return None
+
+
+#: What an app's login request may weigh: ``{"code": ...}`` is a few dozen bytes.
+_MAX_BODY = 4096
+_CODE_FORMAT = re.compile(r"[!-~]{1,512}")
+#: The methods answered with a JSON 405 rather than Flask's page.
+_REFUSED_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True)
+class AppFlow(Flow):
+    """A way in for an app that is no browser: it posts WeChat's code as JSON.
+
+    ``POST {route}`` with ``{"code": ...}``, answered JSON always: the user
+    and a bearer token (``@wechat.api_token`` may add to it), or the failure.
+    JSON only, so a form on another site cannot post it. No ``state`` round
+    trip: the app's own channel to the site is the protection.
+    """
+
+    browser: bool = False
+    #: Its route under the blueprint; its endpoint is ``wechat.<name>_login``.
+    route: str = ""
+    #: Its scope, fixed by WeChat (the app has no setting for it).
+    fixed_scope: str = ""
+
+    def scope(self, config: t.Mapping[str, t.Any]) -> str:
+        return self.fixed_scope
+
+    def register(self, blueprint: Blueprint) -> None:
+        blueprint.add_url_rule(
+            self.route, f"{self.name}_login", self.login_view, methods=["POST", *_REFUSED_METHODS]
+        )
+
+    def redeem(self, state: WeChatWebState, code: str) -> tuple[dict[str, t.Any], WeChatIdentity]:
+        """The token to store and the identity for ``code``."""
+        raise NotImplementedError
+
+    def login_view(self) -> Response:
+        """Redeem the posted code, log the user in, answer who and a bearer token."""
+        try:
+            state = login_state()
+            if request.method != "POST":
+                response = login.fail_json(InvalidRequestError(status=405))
+                response.headers["Allow"] = "POST"
+                return response
+            if not self.configured(state.config):
+                raise InvalidRequestError(
+                    f"{self.route} was called, but no {self.app_kind} is configured "
+                    f"({self.appid_key} / {self.secret_key}).",
+                    status=404,
+                )
+            token, identity = self.redeem(state, _posted_code())
+            user = login.finish(state, token, identity)
+            return jsonify(bearer.login_answer(state, user, identity))
+        except WeChatError as error:
+            return login.fail_json(error)
+
+
+def _posted_code() -> str:
+    """The ``code`` of the JSON object posted, else the error that says what is wrong."""
+    if not request.is_json:
+        raise InvalidRequestError(status=415)
+    body = request.stream.read(_MAX_BODY + 1)
+    if len(body) > _MAX_BODY:
+        raise InvalidRequestError(status=413)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+        raise InvalidRequestError()
+    if not _CODE_FORMAT.fullmatch(data["code"]):
+        raise InvalidCodeError("The posted code is malformed; it did not come from WeChat.")
+    return t.cast(str, data["code"])

@@ -51,7 +51,7 @@ class QRFlow(Flow):
         value = self.new_state(state, next_url or site_root(), in_frame=self_redirect)
         return {
             "appid": state.config[self.appid_key],
-            "scope": state.config[self.scope_key],
+            "scope": self.scope(state.config),
             # wxLogin.js pastes redirect_uri into its URL as given.
             "redirect_uri": quote(state.callback_url(), safe=""),
             "state": value,
