@@ -9,6 +9,7 @@ until it would have expired anyway). It is read only from the
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -20,10 +21,12 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from . import _session, builtin_user
-from .errors import TokenExpiredError
+from .errors import StorageUnavailableError, TokenExpiredError
 from .identity import WeChatIdentity, WeChatUser
 from .login import json_error
 from .state import WeChatWebState, get_state
+
+logger = logging.getLogger(__name__)
 
 SALT = "flask-wechat-web.api-token"
 _HEADER = re.compile(r"Bearer[ \t]+([A-Za-z0-9_.\-]{1,4096})[ \t]*", re.IGNORECASE)
@@ -139,8 +142,8 @@ def _issued_at(state: WeChatWebState, token: str) -> float:
     return float(issued.timestamp())
 
 
-def _verify(state: WeChatWebState, token: str) -> Claims | None:
-    """The claims of ``token`` if it is ours, unexpired and not revoked."""
+def _verify(state: WeChatWebState, token: str, *, revocable: bool = True) -> Claims | None:
+    """The claims of ``token`` if it is ours, unexpired and (``revocable``) not revoked."""
     try:
         fields = _serializer(state.app).loads(
             token, max_age=state.config["WECHAT_WEB_API_TOKEN_TTL"]
@@ -155,9 +158,16 @@ def _verify(state: WeChatWebState, token: str) -> Claims | None:
     ):
         return None
     claims = Claims(*fields)
-    if state.store.get(_revoked_key(claims.token_id)) is not None:
+    if not revocable:
+        return claims
+    try:
+        with state.store_calls() as store:
+            revoked = store.get(_revoked_key(claims.token_id)) is not None
+    except StorageUnavailableError as error:
+        # A token that cannot be checked for revocation is not trusted.
+        logger.warning("A bearer token was refused: %s", error.message)
         return None
-    return claims
+    return None if revoked else claims
 
 
 def _revoked_key(token_id: str) -> str:
@@ -206,10 +216,12 @@ def revoke_current(state: WeChatWebState) -> None:
     claims = current_claims()
     if claims is None:
         token = _session.data().get("api")
-        claims = _verify(state, token) if isinstance(token, str) else None
+        # Revoked again, if it was: no need to ask the store first.
+        claims = _verify(state, token, revocable=False) if isinstance(token, str) else None
     if claims is not None:
         ttl = state.config["WECHAT_WEB_API_TOKEN_TTL"]
-        state.store.set(_revoked_key(claims.token_id), 1, timeout=int(ttl) + 60)
+        with state.store_calls() as store:
+            store.set(_revoked_key(claims.token_id), 1, timeout=int(ttl) + 60)
     _session.data().set("api", None)
 
 

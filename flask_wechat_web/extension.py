@@ -191,7 +191,8 @@ class WeChatWeb:
         """
         state = get_state()
         appid = state.config.get("WECHAT_WEB_MINIPROGRAM_APPID") or ""
-        return t.cast("str | None", state.store.get(session_key_name(appid, openid)))
+        with state.store_calls() as store:
+            return t.cast("str | None", store.get(session_key_name(appid, openid)))
 
     def user_for(self, identity: WeChatIdentity) -> t.Any:
         """The user to log in for ``identity``, from the handler or built in.

@@ -7,6 +7,7 @@ and the CLI read it, as Flask-SQLAlchemy's CLI reads its own.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -20,7 +21,7 @@ from flask.sessions import NullSession
 from . import _session
 from .client import REFRESH_PATH, TOKEN_PATH, WeChatRemoteApp
 from .config import problems, relay_only
-from .errors import ConfigurationError
+from .errors import ConfigurationError, StorageUnavailableError, WeChatError
 from .refresh import refresh_stored, store_refreshed
 from .transport import ConnectionPool
 
@@ -102,6 +103,23 @@ class WeChatWebState:
                 folder = os.path.join(self.app.instance_path, "wechat_web_store")
                 self._store = FileSystemCache(folder, threshold=0, mode=0o600)
         return self._store
+
+    @contextlib.contextmanager
+    def store_calls(self) -> t.Iterator[BaseCache]:
+        """The store, whose failure (a Redis restart) is a :class:`StorageUnavailableError`.
+
+        cachelib passes on its backend's own errors (redis-py's), which would
+        otherwise be a 500. Never the error's text: it may name the server's URL.
+        """
+        try:
+            yield self.store
+        except WeChatError:
+            raise
+        except Exception as error:
+            raise StorageUnavailableError(
+                f"WECHAT_WEB_STORE did not answer ({type(error).__name__}). Check the "
+                "cache server it names; nothing was changed."
+            ) from None
 
     @property
     def config(self) -> t.Mapping[str, t.Any]:

@@ -7,6 +7,7 @@ never a 500, never a traceback, never a secret.
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 
@@ -20,6 +21,7 @@ from .errors import (
     ConfigurationError,
     InvalidCodeError,
     StateMismatchError,
+    StorageUnavailableError,
     WeChatError,
 )
 from .exchange import exchange_code
@@ -28,6 +30,8 @@ from .pages import has_session, page, page_context, private_headers, safe_next, 
 from .relay import register as register_relay
 from .signals import wechat_logged_out
 from .state import WeChatWebState, login_state
+
+logger = logging.getLogger(__name__)
 
 _STATE_FORMAT = re.compile(r"[A-Za-z0-9]{1,128}")
 _CODE_FORMAT = re.compile(r"[!-~]{1,512}")
@@ -145,7 +149,14 @@ def logout() -> Response:
     user = current_user._get_current_object() if current_user.is_authenticated else None
     api_client = bearer.sent() or request.is_json
     if user is not None:
-        bearer.revoke_current(state)
+        try:
+            bearer.revoke_current(state)
+        except StorageUnavailableError as error:
+            if api_client:  # its token still works: nothing changed, try again later
+                return login.fail_json(error)
+            # A browser's session ends all the same; its login's token, if a
+            # single-page site took one, is refused while the store is down.
+            logger.warning("Logged out without revoking the bearer token: %s", error.message)
         state.extension.storage.delete()
         if has_session() and not api_client:
             flash(i18n.gettext("You have logged out."), "success")

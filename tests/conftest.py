@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import os
@@ -8,11 +9,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import typing as t
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import redis
 import requests
 from flask import Flask, flash, get_flashed_messages
 from flask.ctx import _cv_app
@@ -233,3 +236,47 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: Seconds a Redis server of the tests' own may take to start.
+_REDIS_START_DEADLINE = 20.0
+
+
+@contextlib.contextmanager
+def redis_server() -> t.Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of its own on a free loopback port, in a temp dir: its URL and process.
+
+    Stopped on the way out, also when a test stopped it already.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make test` (it installs it)")
+    base = Path(tempfile.mkdtemp(prefix="wechat-web-redis-"))
+    port = free_port()
+    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(base)]
+    argv += ["--save", "", "--appendonly", "no", "--logfile", str(base / "redis.log")]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + _REDIS_START_DEADLINE
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log = base / "redis.log"
+                    raise RuntimeError(
+                        f"redis-server did not start:\n{log.read_text() if log.exists() else ''}"
+                    ) from None
+                time.sleep(0.05)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        shutil.rmtree(base, ignore_errors=True)

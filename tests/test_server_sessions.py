@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
 import typing as t
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,46 +12,14 @@ from flask_session import Session
 
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import callback_path, free_port, make_app, start_login
-
-_START_DEADLINE = 20.0
+from .conftest import callback_path, make_app, redis_server, start_login
 
 
 @pytest.fixture(scope="module")
 def redis_url() -> t.Iterator[str]:
-    """A Redis server of its own on a free loopback port, in a temp dir, for this module."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run `make test` (it installs it)")
-    base = Path(tempfile.mkdtemp(prefix="wechat-web-redis-"))
-    port = free_port()
-    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(base)]
-    argv += ["--save", "", "--appendonly", "no", "--logfile", str(base / "redis.log")]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + _START_DEADLINE
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = base / "redis.log"
-                    raise RuntimeError(
-                        f"redis-server did not start:\n{log.read_text() if log.exists() else ''}"
-                    ) from None
-                time.sleep(0.05)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        shutil.rmtree(base, ignore_errors=True)
+    """A Redis server of its own on a free loopback port, for this module."""
+    with redis_server() as (url, _):
+        yield url
 
 
 @pytest.fixture

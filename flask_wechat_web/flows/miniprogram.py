@@ -51,7 +51,8 @@ class MiniProgramFlow(AppFlow):
         openid, unionid = answer["openid"], answer.get("unionid")
         # It lives as long as the login's bearer token; a new login replaces it.
         ttl = int(config["WECHAT_WEB_API_TOKEN_TTL"])
-        state.store.set(session_key_name(appid, openid), answer["session_key"], timeout=ttl)
+        with state.store_calls() as store:
+            store.set(session_key_name(appid, openid), answer["session_key"], timeout=ttl)
         token = {"appid": appid, "openid": openid, "unionid": unionid, "scope": SCOPE}
         identity = WeChatIdentity(appid, openid, unionid, SCOPE, raw={}, source=self.name)
         return {key: value for key, value in token.items() if value}, identity
