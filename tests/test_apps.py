@@ -552,3 +552,11 @@ def test_the_json_routes_never_fail_badly(
     assert answer.mimetype == JSON
     assert 400 <= answer.status_code < 500 or answer.status_code == 502, answer.status_code
     assert set(answer.get_json()) == {"error", "message"}
+
+
+@pytest.mark.parametrize("path", ["/wechat/miniprogram/login", "/wechat/app/login"])
+def test_a_body_over_the_sites_own_limit_is_a_413_json(fake_wechat: FakeWeChat, path: str) -> None:
+    app, _ = make_app(fake_wechat, MAX_CONTENT_LENGTH=64, WECHAT_WEB_STORE=SimpleCache())
+    answer = app.test_client().post(path, data='{"code": "' + "a" * 100 + '"}', content_type=JSON)
+    assert answer.status_code == 413
+    assert answer.get_json()["error"] == "InvalidRequestError"

@@ -15,6 +15,7 @@ import typing as t
 from dataclasses import dataclass
 
 from flask import Blueprint, jsonify, redirect, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from .. import bearer, login, pending
@@ -164,7 +165,10 @@ def _posted_code() -> str:
     """The ``code`` of the JSON object posted, else the error that says what is wrong."""
     if not request.is_json:
         raise InvalidRequestError(status=415)
-    body = request.stream.read(_MAX_BODY + 1)
+    try:
+        body = request.stream.read(_MAX_BODY + 1)
+    except RequestEntityTooLarge:  # over the site's own MAX_CONTENT_LENGTH
+        raise InvalidRequestError(status=413) from None
     if len(body) > _MAX_BODY:
         raise InvalidRequestError(status=413)
     try:
