@@ -33,6 +33,7 @@ from .api import Api
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
+from .push import Pusher
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -89,7 +90,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, Api):
+class FakeWeChat(Faults, Pages, Api, Pusher):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
