@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 import typing as t
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ MAX_AGE = 300
 #: Longer than :data:`MAX_AGE`: an older push is refused as stale anyway.
 SEEN_TTL = 2 * MAX_AGE
 _SEEN_PREFIX = "wechat_web:mp_push:"
+#: ``echostr`` is not signed: echo only what WeChat sends (digits), never markup.
+_ECHOSTR = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,16 @@ def register(setup: BlueprintSetupState) -> None:
             methods=["GET", "POST"],
             provide_automatic_options=False,
         )
+        # First, so it runs before the hook of a CSRFProtect set up earlier.
+        setup.app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
+
+
+def _exempt_from_csrf() -> None:
+    """Flask-WTF's ``CSRFProtect`` must pass the push: it is signed, and sends no cookie."""
+    if request.endpoint == "wechat.mp_push":
+        csrf = current_app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(mp_push)
 
 
 def _plain(text: str, status: int = 200) -> Response:
@@ -161,9 +174,9 @@ def _signed() -> None:
 def _verify_url() -> str:
     """The ``echostr`` of a signed URL check, unchanged (WeChat's echo)."""
     _signed()
-    echostr = request.args.get("echostr")
-    if not echostr:
-        raise _Refused(400, "a URL check without echostr")
+    echostr = request.args.get("echostr", "")
+    if not _ECHOSTR.fullmatch(echostr):
+        raise _Refused(400, "a URL check without a well-formed echostr")
     return echostr
 
 

@@ -383,3 +383,38 @@ def test_a_failing_receiver_still_answers_success(
     wechat_mp_event.connect(broken, app)
     assert post(app, *safe_push(TEXT, appid=fake_wechat.mp_app.appid)) == (200, "success")
     assert "wechat_mp_event receiver failed" in caplog.text
+
+
+@pytest.mark.parametrize("csrf_first", [True, False])
+def test_csrf_protect_leaves_the_signed_push_alone(
+    fake_wechat: FakeWeChat, csrf_first: bool
+) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask(__name__)
+    app.config.update(
+        {"SECRET_KEY": "a test secret key", "TESTING": True, **fake_wechat.config()},
+        WECHAT_WEB_STORE=SimpleCache(),
+        **fake_wechat.push_config(),
+    )
+    if csrf_first:
+        CSRFProtect(app)
+    WeChatWeb(app)
+    if not csrf_first:
+        CSRFProtect(app)
+
+    @app.post("/form")
+    def form() -> str:
+        return "taken"
+
+    pushes = Pushes(app)
+    assert post(app, *safe_push(TEXT, appid=fake_wechat.mp_app.appid)) == (200, "success")
+    assert [push.content for push in pushes.received] == ["hi"]
+    assert app.test_client().post("/form").status_code == 400  # the site's own forms still
+
+
+def test_url_check_echoes_only_a_token_shaped_echostr(fake_wechat: FakeWeChat) -> None:
+    client = push_app(fake_wechat).test_client()
+    query = {**signed_query(), "echostr": "<script>alert(1)</script>"}
+    answer = client.get("/wechat/mp/push", query_string=query)
+    assert (answer.status_code, answer.text) == (400, "refused")
