@@ -7,6 +7,7 @@ import time
 import typing as t
 
 import pytest
+import requests
 from cachelib import SimpleCache
 from flask import Flask, request
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -418,3 +419,18 @@ def test_url_check_echoes_only_a_token_shaped_echostr(fake_wechat: FakeWeChat) -
     query = {**signed_query(), "echostr": "<script>alert(1)</script>"}
     answer = client.get("/wechat/mp/push", query_string=query)
     assert (answer.status_code, answer.text) == (400, "refused")
+
+
+def test_a_fake_in_another_process_pushes_on_request(site: tuple[Served, Pushes]) -> None:
+    served, pushes = site
+    fake = FakeWeChat()
+    with fake.serve() as server:
+        form = {"url": served.push_url, "message": "subscribe", "scene": "s1", "user": "alice"}
+        answer = requests.post(f"{server.open_base_url}/_fake/push", data=form, timeout=10)
+        assert answer.json() == {"status": 200, "text": "success", "deliveries": 1}
+        text = {"url": served.push_url, "message": "text", "content": "42", "mode": "compatible"}
+        assert requests.post(f"{server.open_base_url}/_fake/push", data=text, timeout=10).ok
+        elsewhere = {**form, "url": "http://example.com/wechat/mp/push"}
+        refused = requests.post(f"{server.open_base_url}/_fake/push", data=elsewhere, timeout=10)
+        assert refused.status_code == 400
+    assert [(push.scene, push.content) for push in pushes.received] == [("s1", ""), (None, "42")]

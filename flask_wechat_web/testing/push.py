@@ -10,13 +10,16 @@ again when the site takes longer than WeChat's 5 s: 3 deliveries in all.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import secrets
 import time
 import typing as t
-from dataclasses import dataclass
-from urllib.parse import urlencode
+from dataclasses import asdict, dataclass
+from urllib.parse import urlencode, urlsplit
 
 import requests
+from werkzeug.wrappers import Request, Response
 
 from ..pushcrypto import encrypt, signature
 
@@ -61,6 +64,8 @@ class Pusher:
         user: FakeUser
 
         def openid(self, user: FakeUser, appid: str) -> str: ...
+
+        def _user_named(self, key: str | None) -> FakeUser | None: ...
 
     def push_config(self, mode: str = "safe") -> dict[str, t.Any]:
         """The site's ``WECHAT_WEB_MP_*`` keys matching the sample account's console."""
@@ -151,3 +156,38 @@ class Pusher:
             "nonce": nonce,
         }
         return requests.get(url, params=query, timeout=DEADLINE)
+
+    def _push_request(self, request: Request) -> Response:
+        """``POST /_fake/push``: a push to a site on loopback, for a fake in another process.
+
+        The form's ``url`` (the site's push URL), ``message`` (``subscribe``,
+        ``SCAN``, ``unsubscribe`` or ``text``), ``scene``, ``content``,
+        ``user`` and ``mode``; the answer is the :class:`Delivery` as JSON.
+        """
+        form = request.form
+        url, kind = form.get("url", ""), form.get("message", "")
+        user = self.user if form.get("user") is None else self._user_named(form.get("user"))
+        mode = form.get("mode", "safe")
+        if not _loopback(url) or user is None or mode not in MODES:
+            text = "url must be a loopback http URL; user and mode well-formed"
+            return Response(text, 400, content_type="text/plain")
+        if kind == "text":
+            message = self.text(form.get("content", ""), user=user)
+        elif kind in ("subscribe", "SCAN", "unsubscribe"):
+            message = self.event(kind, scene=form.get("scene"), user=user)
+        else:
+            return Response("unknown message", 400, content_type="text/plain")
+        delivery = self.push(url, message, mode=mode)
+        return Response(json.dumps(asdict(delivery)), content_type="application/json")
+
+
+def _loopback(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL on loopback: the fake pushes nowhere else."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        return parts.scheme in ("http", "https") and (
+            host == "localhost" or ipaddress.ip_address(host).is_loopback
+        )
+    except ValueError:
+        return False
