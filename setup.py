@@ -46,6 +46,9 @@ setup(
         "publicsuffixlist>=1.0.2",
         # WECHAT_WEB_STORE: what stays on the server (revoked tokens, session keys).
         "cachelib>=0.9.0",
+        # The Official Account's push: its safe mode's AES, its XML without entities.
+        "cryptography>=42.0",
+        "defusedxml>=0.7.1",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
@@ -77,6 +80,7 @@ setup(
             # The layers and no import circle (pyproject.toml's contracts).
             "import-linter>=2.17; python_version >= '3.11'",
             "types-requests>=2.31",
+            "types-defusedxml>=0.7",
             "pyinstrument>=4.6",
             "matplotlib>=3.8",
             "build>=1.2",

@@ -13,6 +13,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 from .i18n import LOCALES
+from .pushcrypto import AES_KEY_FORMAT
 from .relay import problems as relay_problems
 
 DEFAULTS: dict[str, t.Any] = {
@@ -38,6 +39,9 @@ DEFAULTS: dict[str, t.Any] = {
     # fills in only the keys an app lacks.
     "WECHAT_WEB_API_TOKEN_TTL": 604800,
     "WECHAT_WEB_STORE": None,
+    "WECHAT_WEB_MP_TOKEN": None,
+    "WECHAT_WEB_MP_AES_KEY": None,
+    "WECHAT_WEB_MP_ALLOW_PLAINTEXT": False,
 }
 
 #: The optional apps, each a pair of keys: (AppID key, AppSecret key, what the app is).
@@ -63,6 +67,8 @@ _SHOWN_HOST = re.compile(r"localhost|[0-9a-f:]*:[0-9a-f:.]*|(?:[a-z0-9-]{1,63}\.
 
 _APPID = re.compile(r"wx[0-9a-fA-F]{16}")
 _SECRET = re.compile(r"[0-9A-Za-z]{32}")
+#: The push Token as WeChat's console takes it: 3 to 32 letters and digits.
+_MP_TOKEN = re.compile(r"[0-9A-Za-z]{3,32}")
 
 
 def _appid_problem(key: str, value: t.Any) -> str | None:
@@ -180,4 +186,33 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
             "cookie on WeChat's redirect back and every login fails. Use 'Lax'."
         )
     found += relay_problems(config)
+    found += _push_problems(config, debug=debug)
     return [problem for problem in found if problem]
+
+
+def _push_problems(config: t.Mapping[str, t.Any], *, debug: bool) -> list[str | None]:
+    """The Official Account push's Token, EncodingAESKey, and the plaintext rule."""
+    token, aes_key = config.get("WECHAT_WEB_MP_TOKEN"), config.get("WECHAT_WEB_MP_AES_KEY")
+    if not token:
+        return ["WECHAT_WEB_MP_AES_KEY is set without WECHAT_WEB_MP_TOKEN."] if aes_key else []
+    found: list[str | None] = []
+    if not isinstance(token, str) or not _MP_TOKEN.fullmatch(token):
+        found.append("WECHAT_WEB_MP_TOKEN is malformed: the Token is 3 to 32 letters and digits.")
+    if not config.get("WECHAT_WEB_MP_APPID"):
+        found.append(
+            "WECHAT_WEB_MP_TOKEN is set without WECHAT_WEB_MP_APPID: the push is the "
+            "Official Account's."
+        )
+    if aes_key:
+        if not isinstance(aes_key, str) or not AES_KEY_FORMAT.fullmatch(aes_key):
+            found.append(
+                "WECHAT_WEB_MP_AES_KEY is malformed: the EncodingAESKey is 43 letters and digits."
+            )
+    elif not (debug or config.get("WECHAT_WEB_MP_ALLOW_PLAINTEXT")):
+        found.append(
+            "WECHAT_WEB_MP_TOKEN is set without WECHAT_WEB_MP_AES_KEY: in plaintext mode "
+            "the push's body is not signed, so anyone holding one signed URL can forge "
+            "events. Choose the safe mode (安全模式) and set WECHAT_WEB_MP_AES_KEY to its "
+            "EncodingAESKey, or set WECHAT_WEB_MP_ALLOW_PLAINTEXT = True."
+        )
+    return found

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, request, url
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from . import _session, bearer, builtin_user, i18n, login, pending
+from . import _session, bearer, builtin_user, i18n, login, pending, push
 from .errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -53,6 +53,7 @@ def create_blueprint() -> Blueprint:
     for flow in FLOWS:
         flow.register(bp)
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
+    bp.record(push.register)  # /mp/push, only on an app with WECHAT_WEB_MP_TOKEN
     return bp
 
 

@@ -33,6 +33,7 @@ from .api import Api
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
+from .push import Pusher
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -56,6 +57,8 @@ CALLS_PATH = "/_fake/calls"
 #: Not WeChat's: POST here for the code a phone would get (``app_code()``,
 #: ``miniprogram_code()``), for a fake in another process.
 CODE_PATHS = {"app_code": "/_fake/app-code", "miniprogram_code": "/_fake/miniprogram-code"}
+#: Not WeChat's: POST here to have the fake push to a site (``Pusher``'s form).
+PUSH_PATH = "/_fake/push"
 #: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
 IN_PROCESS_OPEN_URL = "http://open.fake-wechat.invalid"
 IN_PROCESS_API_URL = "http://api.fake-wechat.invalid"
@@ -70,6 +73,7 @@ _OPEN_URLS = Map(
         Rule(WXLOGIN_JS_PATH, endpoint="wxlogin_js", methods=["GET"]),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
+        Rule(PUSH_PATH, endpoint="push", methods=["POST"]),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -89,7 +93,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, Api):
+class FakeWeChat(Faults, Pages, Api, Pusher):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
@@ -148,6 +152,8 @@ class FakeWeChat(Faults, Pages, Api):
             response = Response(counts, content_type="application/json")
         elif endpoint in CODE_PATHS:
             response = self._phone_code(endpoint, request)
+        elif endpoint == "push":
+            response = self._push_request(request)
         elif endpoint in FAULT_ENDPOINTS:
             fault = self._count(endpoint)
             failed = self._fail(fault, environ) if fault is not None else None

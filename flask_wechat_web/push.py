@@ -1,0 +1,232 @@
+"""``/mp/push``: the Official Account's message push (服务器配置), checked before it is read.
+
+WeChat calls it with a GET to verify the URL and a POST for each event or
+message. The URL's ``signature`` is checked first, and must be fresh; in safe
+mode the body's ``msg_signature`` too, then the AppID inside the cipher. Only
+then is the message parsed (defusedxml: no DTD, no entity), deduplicated in
+``WECHAT_WEB_STORE`` (WeChat retries up to 3 times, and a captured push may be
+replayed) and sent as :data:`~flask_wechat_web.signals.wechat_mp_event`. The
+answer is ``success``, at once: nothing here calls WeChat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import typing as t
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+from flask import current_app, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response
+
+from .errors import StorageUnavailableError
+from .pushcrypto import PushCryptoError, decrypt, signature_ok
+from .signals import wechat_mp_event
+from .state import get_state
+
+logger = logging.getLogger(__name__)
+
+#: The largest body read; WeChat's pushes are a few KiB.
+MAX_BODY = 64 * 1024
+#: How far a push's ``timestamp`` may be from the site's clock, in seconds.
+MAX_AGE = 300
+#: How long a push is remembered, to drop WeChat's retries and replays.
+#: Longer than :data:`MAX_AGE`: an older push is refused as stale anyway.
+SEEN_TTL = 2 * MAX_AGE
+_SEEN_PREFIX = "wechat_web:mp_push:"
+#: ``echostr`` is not signed: echo only what WeChat sends (digits), never markup.
+_ECHOSTR = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+@dataclass(frozen=True)
+class MpPush:
+    """One event or message the Official Account pushed, verified and parsed.
+
+    ``fields`` holds every child element of the XML by tag (``FromUserName``,
+    ``CreateTime``, ``MsgType``, ``Event``, ``EventKey``, ``Ticket``,
+    ``Content``, ``MsgId``, …), as text.
+    """
+
+    fields: t.Mapping[str, str]
+
+    @property
+    def openid(self) -> str:
+        """The sender's openid: ``FromUserName`` of the verified body, never the URL's."""
+        return self.fields.get("FromUserName", "")
+
+    @property
+    def msg_type(self) -> str:
+        """``event``, ``text``, …, lower-case."""
+        return self.fields.get("MsgType", "").lower()
+
+    @property
+    def event(self) -> str:
+        """``subscribe``, ``scan``, ``unsubscribe``, …, lower-case (WeChat sends ``SCAN``)."""
+        return self.fields.get("Event", "").lower()
+
+    @property
+    def scene(self) -> str | None:
+        """The QR's scene: ``EventKey`` of a ``SCAN``, or of a ``subscribe`` less ``qrscene_``.
+
+        ``None`` for anything else, a follow without a QR included.
+        """
+        key = self.fields.get("EventKey", "")
+        if self.event == "scan" and key:
+            return key
+        if self.event == "subscribe" and key.startswith("qrscene_"):
+            return key.removeprefix("qrscene_") or None
+        return None
+
+    @property
+    def content(self) -> str:
+        """A text message's text."""
+        return self.fields.get("Content", "")
+
+    def dedupe_key(self) -> str:
+        """``MsgId`` for a message; sender, time, event and key for an event (WeChat's advice)."""
+        msg_id = self.fields.get("MsgId")
+        if msg_id:
+            return "msg:" + msg_id
+        parts = ("FromUserName", "CreateTime", "Event", "EventKey")
+        return "event:" + "\n".join(self.fields.get(part, "") for part in parts)
+
+
+def register(setup: BlueprintSetupState) -> None:
+    """Add ``/mp/push`` where the blueprint is mounted, on an app with a push Token."""
+    if setup.app.config.get("WECHAT_WEB_MP_TOKEN"):
+        setup.add_url_rule(
+            "/mp/push",
+            "mp_push",
+            mp_push,
+            methods=["GET", "POST"],
+            provide_automatic_options=False,
+        )
+        # First, so it runs before the hook of a CSRFProtect set up earlier.
+        setup.app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
+
+
+def _exempt_from_csrf() -> None:
+    """Flask-WTF's ``CSRFProtect`` must pass the push: it is signed, and sends no cookie."""
+    if request.endpoint == "wechat.mp_push":
+        csrf = current_app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(mp_push)
+
+
+def _plain(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="text/plain")
+
+
+class _Refused(Exception):
+    """Why a push is refused: its status and a fixed reason for the log."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def mp_push() -> Response:
+    """WeChat's push: the URL check (GET) or one event or message (POST)."""
+    try:
+        if request.method == "GET":
+            return _plain(_verify_url())
+        push = _received()
+    except _Refused as refusal:
+        logger.warning("WeChat push refused: %s", refusal)
+        return _plain("forbidden" if refusal.status == 403 else "refused", refusal.status)
+    try:
+        first = _first_time(push)
+    except StorageUnavailableError as error:
+        logger.error("WeChat push not taken: %s", error)
+        return _plain("unavailable", 503)  # WeChat retries
+    if first:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            wechat_mp_event.send(app, push=push)
+        except Exception:
+            # WeChat's retry would only repeat it: log it and answer as usual.
+            logger.exception("A wechat_mp_event receiver failed")
+    return _plain("success")
+
+
+def _config(key: str) -> str:
+    return str(current_app.config.get(key) or "")
+
+
+def _signed() -> None:
+    """Refuse a request whose ``signature`` is missing, wrong or stale."""
+    args = request.args
+    given, timestamp, nonce = args.get("signature"), args.get("timestamp"), args.get("nonce")
+    if not (given and timestamp and nonce):
+        raise _Refused(403, "no signature, timestamp or nonce")
+    if not signature_ok(given, _config("WECHAT_WEB_MP_TOKEN"), timestamp, nonce):
+        raise _Refused(403, "the signature is wrong")
+    if not (timestamp.isdigit() and abs(time.time() - int(timestamp)) <= MAX_AGE):
+        raise _Refused(403, "the timestamp is stale")
+
+
+def _verify_url() -> str:
+    """The ``echostr`` of a signed URL check, unchanged (WeChat's echo)."""
+    _signed()
+    echostr = request.args.get("echostr", "")
+    if not _ECHOSTR.fullmatch(echostr):
+        raise _Refused(400, "a URL check without a well-formed echostr")
+    return echostr
+
+
+def _parse(body: bytes) -> Element:
+    """The XML's root; no DTD, no entity, nothing external."""
+    try:
+        root = safe_xml.fromstring(body, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        raise _Refused(400, "the body is not plain XML") from None
+    if root.tag != "xml":
+        raise _Refused(400, "the body is not a push")
+    return root
+
+
+def _received() -> MpPush:
+    """The POSTed push, verified (and decrypted) and parsed."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise _Refused(413, "the body is over 64 KiB")
+    _signed()
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise _Refused(413, "the body is over 64 KiB")
+    root = _parse(body)
+    aes_key = _config("WECHAT_WEB_MP_AES_KEY")
+    if aes_key:
+        root = _parse(_opened(root, aes_key))
+    elif request.args.get("encrypt_type", "raw") != "raw":
+        raise _Refused(403, "an encrypted push, and no WECHAT_WEB_MP_AES_KEY")
+    fields = {child.tag: (child.text or "").strip() for child in root if not len(child)}
+    return MpPush(fields)
+
+
+def _opened(root: Element, aes_key: str) -> bytes:
+    """The inner XML of a safe- or compatible-mode push; a plaintext one is refused."""
+    encrypted = root.findtext("Encrypt")
+    if request.args.get("encrypt_type") != "aes" or not encrypted:
+        raise _Refused(403, "a plaintext push, and WECHAT_WEB_MP_AES_KEY is set")
+    args = request.args
+    token = _config("WECHAT_WEB_MP_TOKEN")
+    given = args.get("msg_signature") or ""
+    if not signature_ok(given, token, args["timestamp"], args["nonce"], encrypted):
+        raise _Refused(403, "the msg_signature is wrong")
+    try:
+        return decrypt(aes_key, encrypted, _config("WECHAT_WEB_MP_APPID"))
+    except PushCryptoError as error:
+        raise _Refused(403, str(error)) from None
+
+
+def _first_time(push: MpPush) -> bool:
+    """Whether this push is new: WeChat's retries and replays are seen already."""
+    digest = hashlib.sha256(push.dedupe_key().encode()).hexdigest()
+    with get_state().store_calls() as store:
+        return bool(store.add(_SEEN_PREFIX + digest, 1, timeout=SEEN_TTL))
