@@ -29,10 +29,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .api import Api
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
+from .server_token import SERVER_TOKEN_ENDPOINTS, ServerTokens
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -81,6 +81,8 @@ _API_URLS = Map(
         Rule("/sns/userinfo", endpoint="userinfo"),
         Rule("/sns/auth", endpoint="auth"),
         Rule("/sns/jscode2session", endpoint="jscode2session"),
+        Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
+        Rule("/cgi-bin/stable_token", endpoint="stable_token"),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
@@ -89,7 +91,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, Api):
+class FakeWeChat(Faults, Pages, ServerTokens):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
@@ -114,6 +116,7 @@ class FakeWeChat(Faults, Pages, Api):
         with self._lock:
             self._reset_model()
             self._reset_faults()
+            self._reset_server_tokens()
             self.deny_redirect = False
 
     # -- WSGI ------------------------------------------------------------------
@@ -152,6 +155,9 @@ class FakeWeChat(Faults, Pages, Api):
             fault = self._count(endpoint)
             failed = self._fail(fault, environ) if fault is not None else None
             response = failed or self._api_answer(endpoint, request.values)
+        elif endpoint in SERVER_TOKEN_ENDPOINTS:
+            self._count(endpoint)
+            response = self._server_token_answer(endpoint, request)
         elif endpoint == "wxlogin_js":
             self._count(endpoint)
             js_type = "application/javascript; charset=utf-8"
