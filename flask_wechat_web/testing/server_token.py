@@ -146,5 +146,5 @@ class ServerTokens(Api):
     def _current(self, tokens: _Tokens) -> Body:
         return {
             "access_token": tokens.current,
-            "expires_in": int(tokens.expires_at - self._now()),
+            "expires_in": round(tokens.expires_at - self._now()),
         }
