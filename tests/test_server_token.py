@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import threading
 import time
 import typing as t
@@ -24,8 +25,10 @@ from flask import Flask
 from flask_wechat_web import WeChatWeb
 from flask_wechat_web.errors import (
     ConfigurationError,
+    InvalidCredentialError,
     StorageUnavailableError,
     TokenExpiredError,
+    WeChatUnavailableError,
 )
 from flask_wechat_web.server_token import MARGIN, with_server_token
 from flask_wechat_web.state import get_state
@@ -213,3 +216,42 @@ def test_the_store_down_is_a_clean_error(fake_wechat: FakeWeChat) -> None:
             wechat.server_token()
     assert url not in str(caught.value) and "127.0.0.1" not in str(caught.value)
     assert fake_wechat.calls["stable_token"] == 0
+
+
+def test_a_lock_left_by_a_crashed_process_is_broken(
+    fake_wechat: FakeWeChat, tmp_path: Path
+) -> None:
+    folder = tmp_path / "store"
+    app, wechat = make_app(
+        fake_wechat,
+        WECHAT_WEB_STORE=FileSystemCache(str(folder), threshold=0),
+        WECHAT_WEB_TIMEOUT=0.5,
+    )
+    lock = folder / f"wechat_web-server_token_lock-{fake_wechat.mp_app.appid}.__wz_cache"
+    lock.touch()
+    started = time.monotonic()
+    with app.app_context(), pytest.raises(WeChatUnavailableError, match="Another process"):
+        wechat.server_token()  # a live holder: waited on, never fetched beside it
+    assert 7 <= time.monotonic() - started < 12  # 4 x WECHAT_WEB_TIMEOUT + 5 s
+    assert fake_wechat.calls["stable_token"] == 0
+    lock.touch()
+    os.utime(lock, (time.time() - 60, time.time() - 60))  # its holder died a minute ago
+    started = time.monotonic()
+    with app.app_context():
+        assert wechat.server_token()
+    assert time.monotonic() - started < 2
+    assert fake_wechat.calls["stable_token"] == 1
+    assert not lock.exists()  # released
+
+
+def test_a_wrong_secret_is_a_credential_error(fake_wechat: FakeWeChat, tmp_path: Path) -> None:
+    secret = "0" * 32
+    app, wechat = make_app(
+        fake_wechat,
+        WECHAT_WEB_MP_SECRET=secret,
+        WECHAT_WEB_STORE=FileSystemCache(str(tmp_path), threshold=0),
+    )
+    with app.app_context(), pytest.raises(InvalidCredentialError) as caught:
+        wechat.server_token()
+    assert caught.value.errcode == 40125
+    assert secret not in str(caught.value) and "WECHAT_WEB_MP_" in str(caught.value)
