@@ -15,7 +15,8 @@ come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
 :meth:`FakeWeChat.miniprogram_code` stand in for it.
 
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
-(the authorize pages), ``api.py`` (the API), ``faults.py`` (faults and
+(the authorize pages), ``api.py`` (the API), ``server_token.py`` (the
+Official Account's server access tokens), ``faults.py`` (faults and
 counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
