@@ -12,6 +12,7 @@ the same token, not one that replaces the other's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -44,9 +45,9 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
     """
     appid, secret = _credentials(state)
     key = f"wechat_web:server_token:{appid}"
-    held = _read(state, key)
-    if _usable(held, rejected):
-        return t.cast(str, held["access_token"])  # type: ignore[index]
+    token = _usable(_read(state, key), rejected)
+    if token is not None:
+        return token
     timeout = float(state.config["WECHAT_WEB_TIMEOUT"])
     # Two fetches at most (the rejected path), each a connect and a read.
     hold_for = 4 * timeout + 5
@@ -54,9 +55,9 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
     with state.server_token_lock:
         deadline = time.monotonic() + hold_for
         while True:
-            held = _read(state, key)
-            if _usable(held, rejected):
-                return t.cast(str, held["access_token"])  # type: ignore[index]
+            token = _usable(_read(state, key), rejected)
+            if token is not None:
+                return token
             lock = _Lock(state, appid, hold_for)
             if lock.acquire():
                 try:
@@ -100,12 +101,12 @@ def _read(state: WeChatWebState, key: str) -> dict[str, t.Any] | None:
     return held if isinstance(held, dict) else None
 
 
-def _usable(held: dict[str, t.Any] | None, rejected: str | None) -> bool:
-    return (
-        held is not None
-        and held.get("access_token") != rejected
-        and held.get("expires_at", 0) - MARGIN > time.time()
-    )
+def _usable(held: dict[str, t.Any] | None, rejected: str | None) -> str | None:
+    """The held token, unless it is the rejected one or within ``MARGIN`` of expiring."""
+    if held is None or held.get("expires_at", 0) - MARGIN <= time.time():
+        return None
+    token = held.get("access_token")
+    return token if isinstance(token, str) and token != rejected else None
 
 
 def _fetch_and_hold(
@@ -175,6 +176,7 @@ class _Lock:
     def release(self) -> None:
         with self.state.store_calls() as store:
             if self.path is not None:
-                os.unlink(self.path)
+                with contextlib.suppress(FileNotFoundError):  # broken as stale meanwhile
+                    os.unlink(self.path)
             elif store.get(self.key) == self.owner:
                 store.delete(self.key)
