@@ -53,7 +53,8 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
     hold_for = 4 * timeout + 5
     # This process's threads take turns first, then its turn at the store's lock.
     with state.server_token_lock:
-        deadline = time.monotonic() + hold_for
+        # Long enough to break a lock its holder left when it died (see _Lock).
+        deadline = time.monotonic() + 2 * hold_for
         while True:
             token = _usable(_read(state, key), rejected)
             if token is not None:
@@ -67,7 +68,7 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
             if time.monotonic() > deadline:
                 raise WeChatUnavailableError(
                     "Another process has been fetching the Official Account's access "
-                    f"token for over {hold_for:.0f} seconds. Try again later."
+                    f"token for over {2 * hold_for:.0f} seconds. Try again later."
                 )
             time.sleep(_POLL)
 
