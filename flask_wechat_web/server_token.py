@@ -74,7 +74,11 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
 
 
 def with_server_token(state: WeChatWebState, call: t.Callable[[str], _T]) -> _T:
-    """``call(token)``; when WeChat rejects the token (40001), once more with a fresh one."""
+    """``call(token)`` for a server API call (``qrcode/create``, ``user/info``).
+
+    When WeChat rejects the token (40001: replaced elsewhere), ``call`` runs
+    once more with a fresh one, never more.
+    """
     token = server_token(state)
     try:
         return call(token)
@@ -157,19 +161,18 @@ class _Lock:
         with self.state.store_calls() as store:
             if isinstance(store, FileSystemCache):
                 self.path = os.path.join(store._path, f"{self.key.replace(':', '-')}.__wz_cache")
-                return self._create_file()
+                return self._create_file(self.path)
             return bool(store.add(self.key, self.owner, timeout=int(self.hold_for) + 1))
 
-    def _create_file(self) -> bool:
-        assert self.path is not None
+    def _create_file(self, path: str) -> bool:
         try:
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             return True
         except FileExistsError:
             pass
         try:
-            if time.time() - os.stat(self.path).st_mtime > self.hold_for:
-                os.unlink(self.path)  # its holder died mid-fetch
+            if time.time() - os.stat(path).st_mtime > self.hold_for:
+                os.unlink(path)  # its holder died mid-fetch
         except FileNotFoundError:
             pass  # released meanwhile: the next turn takes it
         return False
