@@ -21,6 +21,8 @@ REFRESH_PATH = "sns/oauth2/refresh_token"
 USERINFO_PATH = "sns/userinfo"
 AUTH_PATH = "sns/auth"
 JSCODE_PATH = "sns/jscode2session"
+#: The Official Account's server access token, the same for every process.
+STABLE_TOKEN_PATH = "cgi-bin/stable_token"
 
 #: WeChat's answers are a few hundred bytes; nothing it sends comes near this.
 MAX_BODY = 64 * 1024
@@ -179,6 +181,11 @@ SHAPES: dict[str, dict[str, Field]] = {
         "openid": Field(_identifier, required=True),
         "session_key": Field(_identifier, required=True),
         "unionid": Field(_identifier, empty_is_absent=True),
+    },
+    # expires_in is what is left of the token's life: at least 300 s, at most 7200.
+    STABLE_TOKEN_PATH: {
+        "access_token": Field(_identifier, required=True),
+        "expires_in": Field(_seconds, required=True),
     },
 }
 

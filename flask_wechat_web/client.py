@@ -20,7 +20,14 @@ from authlib.integrations.flask_client import FlaskOAuth2App
 from authlib.integrations.requests_client import OAuth2Session
 
 from . import answers
-from .answers import AUTH_PATH, JSCODE_PATH, REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
+from .answers import (
+    AUTH_PATH,
+    JSCODE_PATH,
+    REFRESH_PATH,
+    STABLE_TOKEN_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+)
 from .config import shown_host
 from .errors import (
     NO_TOKEN,
@@ -31,7 +38,14 @@ from .errors import (
 )
 from .transport import ConnectionPool
 
-__all__ = ["AUTH_PATH", "JSCODE_PATH", "REFRESH_PATH", "TOKEN_PATH", "USERINFO_PATH"]
+__all__ = [
+    "AUTH_PATH",
+    "JSCODE_PATH",
+    "REFRESH_PATH",
+    "STABLE_TOKEN_PATH",
+    "TOKEN_PATH",
+    "USERINFO_PATH",
+]
 
 _T = t.TypeVar("_T")
 
@@ -354,6 +368,11 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
     def get_json(self, path: str, **params: t.Any) -> dict[str, t.Any]:
         """GET an API path with ``params`` (no stored token) and check the body."""
         resp = self.request("GET", path, params=params, withhold_token=True)
+        return parse_body(resp, path)
+
+    def post_json(self, path: str, body: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """POST ``body`` as JSON to an API path (no stored token) and check the answer."""
+        resp = self.request("POST", path, json=dict(body), withhold_token=True)
         return parse_body(resp, path)
 
 

@@ -367,13 +367,42 @@ _CREDENTIAL_ERRORS = frozenset({40013, 40125, 41002, 41004})
 _TOKEN_ERRORS = frozenset({42001, 42002, 40014, 40030, 41003})
 
 
+#: The calls that send the AppSecret: 40001 there means the secret is wrong.
+_SECRET_CALLS = frozenset({"sns/oauth2/access_token", "cgi-bin/token", "cgi-bin/stable_token"})
+_IP_ALLOW_LIST = (
+    "WeChat refused this server's IP address (the one in WeChat's message): add it "
+    "to the Official Account's API IP allow-list, mp.weixin.qq.com > 设置与开发 > "
+    "基本配置 > IP白名单 (on newer consoles: 开发接口管理 > 基本配置 > IP白名单). Behind a NAT "
+    "pool or proxy, add every address it leaves from."
+)
+#: What the Official Account's server API answers about the account's own setup:
+#: retrying never helps, the site owner has to change something in the console.
+_SERVER_SETUP = {
+    45009: (
+        "WeChat's daily quota of this API call is used up for the Official Account "
+        "(stable_token: 500,000 a day, and 20 force refreshes; other calls: see "
+        "mp.weixin.qq.com > 设置与开发 > 接口权限). It resets at midnight Beijing time; "
+        "clear_quota (接口调用次数清零, 10 times a month) resets it sooner. Check that "
+        "nothing else uses WECHAT_WEB_MP_SECRET to force a refresh"
+    ),
+    40164: _IP_ALLOW_LIST,
+    61004: _IP_ALLOW_LIST,
+    89503: (
+        "WeChat judged this server's IP address risky and sent the Official "
+        "Account's administrator a message asking to approve it: approve it in "
+        "WeChat, or add it to mp.weixin.qq.com > 设置与开发 > 基本配置 > IP白名单, then retry"
+    ),
+}
+
+
 def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatError:
     """The error for a WeChat ``{"errcode", "errmsg"}`` body.
 
     Matched on ``errcode`` only: ``errmsg`` carries a varying request id.
     ``endpoint`` is the API path (``"sns/oauth2/access_token"`` ...), since
-    40001 means a bad AppSecret on the token call (the only call that sends
-    the secret) but a bad token elsewhere.
+    40001 means a bad AppSecret on the token calls (the only calls that send
+    the secret) but a bad token elsewhere, and quota and IP allow-list errors
+    of the Official Account's server API are the console's to fix.
     """
     where = f"{endpoint} answered errcode {errcode} ({_clean(errmsg)})"
     if errcode == -1:
@@ -382,12 +411,14 @@ def error_for_errcode(errcode: int, errmsg: str, *, endpoint: str) -> WeChatErro
             errcode=errcode,
             errmsg=errmsg,
         )
+    if endpoint.startswith("cgi-bin/") and errcode in _SERVER_SETUP:
+        return ConfigurationError(
+            f"{_SERVER_SETUP[errcode]} ({where})", errcode=errcode, errmsg=errmsg
+        )
     cls: type[WeChatError]
     if errcode in _CODE_ERRORS:
         cls = InvalidCodeError
-    elif errcode in _CREDENTIAL_ERRORS or (
-        errcode == 40001 and endpoint == "sns/oauth2/access_token"
-    ):
+    elif errcode in _CREDENTIAL_ERRORS or (errcode == 40001 and endpoint in _SECRET_CALLS):
         cls = InvalidCredentialError
     elif errcode in _TOKEN_ERRORS or errcode == 40001:
         cls = TokenExpiredError

@@ -27,6 +27,7 @@ from .flows.qr import QR
 from .identity import WeChatIdentity, WeChatUser
 from .pages import configuration_error_page, private_routing_answers, safe_next
 from .refresh import refresh, refresh_stored
+from .server_token import server_token
 from .state import WeChatWebState, get_state
 from .storage import SessionStorage, TokenStorage
 from .transport import install_log_scrubber
@@ -223,6 +224,19 @@ class WeChatWeb:
             )
         builtin_user.remember(user.identity)
         return user
+
+    def server_token(self, rejected: str | None = None) -> str:
+        """The Official Account's server access token, for WeChat's ``cgi-bin`` API.
+
+        One ``stable_token`` fetch per expiry for every worker and host: it is
+        held in ``WECHAT_WEB_STORE`` and refetched a minute before it expires.
+        Pass a token WeChat just refused with 40001 (replaced elsewhere) as
+        ``rejected`` to get a new one; retry the call once with it, not more.
+        WeChat's quota (45009) and IP allow-list (40164, 61004) refusals are a
+        :class:`ConfigurationError` naming the console setting; a store that
+        does not answer, a :class:`StorageUnavailableError`.
+        """
+        return server_token(get_state(), rejected)
 
     def login_url(self, next: str | None = None) -> str:
         """The URL that starts a WeChat login and comes back to ``next``."""

@@ -86,6 +86,8 @@ class WeChatWebState:
         #: The ways in whose logins came without a unionid, said once each.
         self.warned_no_unionid: set[str] = set()
         self.refresh_locks = [threading.Lock() for _ in range(32)]
+        #: This process's turn at fetching the Official Account's server token.
+        self.server_token_lock = threading.Lock()
         self._store: BaseCache | None = None
 
     @property

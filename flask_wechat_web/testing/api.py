@@ -21,6 +21,7 @@ from .model import ACCESS_TTL, REFRESH_TTL, Access, FakeApp, FakeUser, Grant, Mo
 LANGS = ("zh_CN", "zh_TW", "en")
 ERRMSG = {
     -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40003: "invalid openid",
     40013: "invalid appid",
@@ -38,6 +39,7 @@ ERRMSG = {
     41009: "missing openid",
     42001: "access_token expired",
     42002: "refresh_token expired",
+    45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
     48001: "api unauthorized",
 }

@@ -15,7 +15,8 @@ come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
 :meth:`FakeWeChat.miniprogram_code` stand in for it.
 
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
-(the authorize pages), ``api.py`` (the API), ``faults.py`` (faults and
+(the authorize pages), ``api.py`` (the API), ``server_token.py`` (the
+Official Account's server access tokens), ``faults.py`` (faults and
 counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
@@ -29,11 +30,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .api import Api
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
 from .push import Pusher
+from .server_token import SERVER_TOKEN_ENDPOINTS, ServerTokens
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -85,6 +86,8 @@ _API_URLS = Map(
         Rule("/sns/userinfo", endpoint="userinfo"),
         Rule("/sns/auth", endpoint="auth"),
         Rule("/sns/jscode2session", endpoint="jscode2session"),
+        Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
+        Rule("/cgi-bin/stable_token", endpoint="stable_token"),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
@@ -93,7 +96,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, Api, Pusher):
+class FakeWeChat(Faults, Pages, ServerTokens, Pusher):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
@@ -118,6 +121,7 @@ class FakeWeChat(Faults, Pages, Api, Pusher):
         with self._lock:
             self._reset_model()
             self._reset_faults()
+            self._reset_server_tokens()
             self.deny_redirect = False
 
     # -- WSGI ------------------------------------------------------------------
@@ -158,6 +162,9 @@ class FakeWeChat(Faults, Pages, Api, Pusher):
             fault = self._count(endpoint)
             failed = self._fail(fault, environ) if fault is not None else None
             response = failed or self._api_answer(endpoint, request.values)
+        elif endpoint in SERVER_TOKEN_ENDPOINTS:
+            self._count(endpoint)
+            response = self._server_token_answer(endpoint, request)
         elif endpoint == "wxlogin_js":
             self._count(endpoint)
             js_type = "application/javascript; charset=utf-8"
