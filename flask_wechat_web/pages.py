@@ -13,6 +13,7 @@ import typing as t
 from urllib.parse import unquote
 
 from flask import current_app, render_template, request, session
+from flask.sansio.app import App
 from flask.sessions import NullSession
 from jinja2 import PackageLoader, TemplateNotFound
 from werkzeug.wrappers import Response
@@ -127,3 +128,36 @@ def configuration_error_page(error: ConfigurationError) -> Response:
     response = Response(html, status=500, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+#: Where an app keeps the views Flask-WTF's ``CSRFProtect`` must let through.
+_CSRF_EXEMPT = "wechat_web.csrf_exempt"
+
+
+def exempt_from_csrf(app: App, endpoint: str, view: t.Callable[..., t.Any]) -> None:
+    """Let Flask-WTF's ``CSRFProtect`` pass ``view``: WeChat or an app posts it, never a form.
+
+    The signed push and the JSON logins carry no form token, and a form on
+    another site cannot post them. ``CSRFProtect.exempt`` needs the site's
+    ``CSRFProtect``, which may be made after ``WeChatWeb``: so it is called
+    at the request, from one app-wide hook that runs before CSRFProtect's own
+    and, on any other route, compares the endpoint and nothing more.
+    """
+    exempt = app.extensions.get(_CSRF_EXEMPT)
+    if exempt is None:
+        exempt = app.extensions[_CSRF_EXEMPT] = {}
+        app.before_request_funcs.setdefault(None, []).insert(0, csrf_exemptions)
+    exempt[endpoint] = view
+
+
+def csrf_exemptions() -> None:
+    """App-wide, first: exempt this request's view from ``CSRFProtect`` if it is one of ours."""
+    view = current_app.extensions[_CSRF_EXEMPT].get(request.endpoint)
+    if view is not None:
+        _exempt(view)
+
+
+def _exempt(view: t.Callable[..., t.Any]) -> None:
+    csrf = current_app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(view)

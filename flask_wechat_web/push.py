@@ -26,6 +26,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from .errors import StorageUnavailableError
+from .pages import exempt_from_csrf
 from .pushcrypto import PushCryptoError, decrypt, signature_ok
 from .signals import wechat_mp_event
 from .state import get_state
@@ -107,16 +108,8 @@ def register(setup: BlueprintSetupState) -> None:
             methods=["GET", "POST"],
             provide_automatic_options=False,
         )
-        # First, so it runs before the hook of a CSRFProtect set up earlier.
-        setup.app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
-
-
-def _exempt_from_csrf() -> None:
-    """Flask-WTF's ``CSRFProtect`` must pass the push: it is signed, and sends no cookie."""
-    if request.endpoint == "wechat.mp_push":
-        csrf = current_app.extensions.get("csrf")
-        if csrf is not None:
-            csrf.exempt(mp_push)
+        # Flask-WTF's CSRFProtect must pass it: it is signed, and sends no cookie.
+        exempt_from_csrf(setup.app, f"{setup.name}.mp_push", mp_push)
 
 
 def _plain(text: str, status: int = 200) -> Response:

@@ -560,3 +560,25 @@ def test_a_body_over_the_sites_own_limit_is_a_413_json(fake_wechat: FakeWeChat, 
     answer = app.test_client().post(path, data='{"code": "' + "a" * 100 + '"}', content_type=JSON)
     assert answer.status_code == 413
     assert answer.get_json()["error"] == "InvalidRequestError"
+
+
+@pytest.mark.parametrize("csrf_first", [True, False])
+def test_the_app_logins_pass_flask_wtfs_csrf_protect(
+    fake_wechat: FakeWeChat, csrf_first: bool
+) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k", TESTING=True, WECHAT_WEB_STORE=SimpleCache())
+    app.config.update(fake_wechat.config())
+    if csrf_first:
+        CSRFProtect(app)
+    WeChatWeb(app)
+    if not csrf_first:
+        CSRFProtect(app)
+    fake_wechat.configure(app)
+    client = app.test_client()
+    assert mini_login(client, fake_wechat).status_code == 200
+    assert app_login(client, fake_wechat).status_code == 200
+    # The browser's logout form still needs its token.
+    assert client.post("/wechat/logout").status_code == 400

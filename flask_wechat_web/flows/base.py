@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from .. import bearer, login, pending
 from ..agents import in_wechat_browser
 from ..errors import InvalidCodeError, InvalidRequestError, WeChatError
+from ..pages import exempt_from_csrf
 from ..relay import state_prefix
 from ..state import login_state
 
@@ -132,8 +133,13 @@ class AppFlow(Flow):
         return self.fixed_scope
 
     def register(self, blueprint: Blueprint) -> None:
+        endpoint = f"{self.name}_login"
         blueprint.add_url_rule(
-            self.route, f"{self.name}_login", self.login_view, methods=["POST", *_REFUSED_METHODS]
+            self.route, endpoint, self.login_view, methods=["POST", *_REFUSED_METHODS]
+        )
+        # Flask-WTF's CSRFProtect must pass it: JSON only, no form can post it.
+        blueprint.record(
+            lambda setup: exempt_from_csrf(setup.app, f"{setup.name}.{endpoint}", self.login_view)
         )
 
     def redeem(self, state: WeChatWebState, code: str) -> tuple[dict[str, t.Any], WeChatIdentity]:
