@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -21,6 +22,7 @@ from flask import Flask, flash, get_flashed_messages
 from flask.ctx import _cv_app
 from flask.testing import FlaskClient
 from flask_login import current_user, login_required
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 
 from flask_wechat_web import (
@@ -280,3 +282,20 @@ def redis_server() -> t.Iterator[tuple[str, subprocess.Popen[bytes]]]:
             process.kill()
             process.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+class Served:
+    """A Flask app under a real threaded HTTP server on a loopback address."""
+
+    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
+        self.server: BaseWSGIServer = make_server(host, 0, app, threaded=True)
+        self.netloc = f"{host}:{self.server.port}"
+        #: Where WeChat pushes to it (``/wechat/mp/push``).
+        self.push_url = f"http://{self.netloc}/wechat/mp/push"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import typing as t
 
@@ -10,7 +9,6 @@ import pytest
 import requests
 from cachelib import SimpleCache
 from flask import Flask, request
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_wechat_web import ConfigurationError, WeChatWeb
 from flask_wechat_web.push import MpPush
@@ -19,7 +17,7 @@ from flask_wechat_web.signals import wechat_mp_event
 from flask_wechat_web.testing import FakeWeChat
 from flask_wechat_web.testing.push import PUSH_AES_KEY, PUSH_TOKEN
 
-from .conftest import make_app
+from .conftest import Served, make_app
 
 # The protocol's vectors (wechat-protocol-more.md §3.2, §3.4).
 VECTOR_ENCRYPT = (
@@ -67,21 +65,6 @@ class Pushes:
     def receive(self, sender: Flask, push: MpPush) -> None:
         time.sleep(self.delay)
         self.received.append(push)
-
-
-class Served:
-    """The site under a real threaded HTTP server on loopback."""
-
-    def __init__(self, app: Flask) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.push_url = f"http://127.0.0.1:{self.server.port}/wechat/mp/push"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(10)
 
 
 @pytest.fixture

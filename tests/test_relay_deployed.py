@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -22,12 +21,11 @@ import pytest
 import requests
 from flask import Flask
 from flask_login import current_user, login_required
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_wechat_web import WeChatWeb
 from flask_wechat_web.testing import FakeWeChat
 
-from .conftest import MICROMESSENGER_UA
+from .conftest import MICROMESSENGER_UA, Served
 
 RELAY_HOST, SHOP_HOST, PREVIEW_HOST, WECHAT_HOST = (
     "127.0.0.21",
@@ -37,21 +35,6 @@ RELAY_HOST, SHOP_HOST, PREVIEW_HOST, WECHAT_HOST = (
 )
 RELAY_URL = f"http://{RELAY_HOST}/wechat/relay"
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140.0 Safari/537.36"
-
-
-class Served:
-    """A Flask app under a real threaded HTTP server on one loopback address."""
-
-    def __init__(self, app: Flask, host: str) -> None:
-        self.server: BaseWSGIServer = make_server(host, 0, app, threaded=True)
-        self.netloc = f"{host}:{self.server.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(10)
 
 
 @dataclass
