@@ -62,6 +62,11 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
             lock = _Lock(state, appid, hold_for)
             if lock.acquire():
                 try:
+                    # Read again under the lock: its last holder may have just
+                    # stored a token between our read above and our turn.
+                    token = _usable(_read(state, key), rejected)
+                    if token is not None:
+                        return token
                     return _fetch_and_hold(state, key, appid, secret, rejected)
                 finally:
                     lock.release()
