@@ -14,7 +14,8 @@ import math
 import typing as t
 
 from . import scopes
-from .errors import MalformedAnswerError, error_for_errcode
+from .errcodes import error_for_errcode
+from .errors import MalformedAnswerError
 
 TOKEN_PATH = "sns/oauth2/access_token"
 REFRESH_PATH = "sns/oauth2/refresh_token"

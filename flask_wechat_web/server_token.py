@@ -21,6 +21,7 @@ import typing as t
 from cachelib import FileSystemCache
 
 from .answers import STABLE_TOKEN_PATH
+from .errcodes import REJECTED_TOKEN_CODES
 from .errors import ConfigurationError, WeChatAPIError, WeChatUnavailableError
 
 if t.TYPE_CHECKING:
@@ -32,7 +33,6 @@ _T = t.TypeVar("_T")
 #: guarantees, so a token fetched at its last moment still lasts 4 minutes.
 MARGIN = 60
 #: What WeChat answers for a token it no longer takes (40001: replaced elsewhere).
-REJECTED_CODES = frozenset({40001, 40014, 42001})
 #: How often a process waiting on another's fetch looks at the store.
 _POLL = 0.05
 
@@ -88,7 +88,7 @@ def with_server_token(state: WeChatWebState, call: t.Callable[[str], _T]) -> _T:
     try:
         return call(token)
     except WeChatAPIError as error:
-        if error.errcode not in REJECTED_CODES:
+        if error.errcode not in REJECTED_TOKEN_CODES:
             raise
     return call(server_token(state, rejected=token))
 

@@ -18,7 +18,7 @@ from flask_wechat_web import (
     WeChatError,
     WeChatUnavailableError,
 )
-from flask_wechat_web.errors import error_for_errcode
+from flask_wechat_web.errcodes import error_for_errcode
 from flask_wechat_web.testing import FakeWeChat
 
 from .conftest import log_in, make_app
