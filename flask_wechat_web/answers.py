@@ -24,6 +24,8 @@ AUTH_PATH = "sns/auth"
 JSCODE_PATH = "sns/jscode2session"
 #: The Official Account's server access token, the same for every process.
 STABLE_TOKEN_PATH = "cgi-bin/stable_token"
+#: The Official Account's follower: subscribed or not, the unionid when bound.
+USER_INFO_PATH = "cgi-bin/user/info"
 
 #: WeChat's answers are a few hundred bytes; nothing it sends comes near this.
 MAX_BODY = 64 * 1024
@@ -187,6 +189,12 @@ SHAPES: dict[str, dict[str, Field]] = {
     STABLE_TOKEN_PATH: {
         "access_token": Field(_identifier, required=True),
         "expires_in": Field(_seconds, required=True),
+    },
+    # No nickname or avatar since 2021-12-27 (empty strings, unchecked and unused).
+    USER_INFO_PATH: {
+        "subscribe": Field(_flag, required=True),
+        "openid": Field(_identifier, required=True),
+        "unionid": Field(_identifier, empty_is_absent=True),
     },
 }
 

@@ -42,6 +42,15 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_WEB_MP_TOKEN": None,
     "WECHAT_WEB_MP_AES_KEY": None,
     "WECHAT_WEB_MP_ALLOW_PLAINTEXT": False,
+    # The Official Account's sign-ins (scan to follow, a code by message).
+    "WECHAT_WEB_SITE_NAME": None,
+    "WECHAT_WEB_FOLLOW_LOGIN": False,
+    "WECHAT_WEB_FOLLOW_CONFIRM": True,
+    "WECHAT_WEB_FOLLOW_TTL": 300,
+    "WECHAT_WEB_CODE_LOGIN": False,
+    "WECHAT_WEB_CODE_TTL": 300,
+    "WECHAT_WEB_MP_NAME": None,
+    "WECHAT_WEB_MP_WEB_AUTH": True,
 }
 
 #: The optional apps, each a pair of keys: (AppID key, AppSecret key, what the app is).
@@ -119,6 +128,11 @@ def relay_only(config: t.Mapping[str, t.Any]) -> bool:
     )
 
 
+def account_logins(config: t.Mapping[str, t.Any]) -> bool:
+    """Whether the site signs people in through its Official Account's push (follow, code)."""
+    return bool(config.get("WECHAT_WEB_FOLLOW_LOGIN") or config.get("WECHAT_WEB_CODE_LOGIN"))
+
+
 def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]:
     """Every problem with the ``WECHAT_WEB_*`` settings, one line each."""
     sandbox = bool(config.get("WECHAT_WEB_SANDBOX"))
@@ -126,8 +140,13 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         _appid_problem("WECHAT_WEB_APPID", config.get("WECHAT_WEB_APPID")),
         _secret_problem("WECHAT_WEB_SECRET", config.get("WECHAT_WEB_SECRET")),
     ]
-    if relay_only(config):
-        found = []  # a site that only relays needs no AppID and no AppSecret
+    if relay_only(config) or (
+        account_logins(config)
+        and not (config.get("WECHAT_WEB_APPID") or config.get("WECHAT_WEB_SECRET"))
+    ):
+        # A site that only relays, or signs people in through its Official
+        # Account alone, needs no website app.
+        found = []
     appids = {"WECHAT_WEB_APPID": config.get("WECHAT_WEB_APPID")}
     for appid_key, secret_key, kind in OPTIONAL_APPS:
         appid, secret = config.get(appid_key), config.get(secret_key)
@@ -187,6 +206,7 @@ def problems(config: t.Mapping[str, t.Any], *, debug: bool = False) -> list[str]
         )
     found += relay_problems(config)
     found += _push_problems(config, debug=debug)
+    found += _account_login_problems(config)
     return [problem for problem in found if problem]
 
 
@@ -214,5 +234,37 @@ def _push_problems(config: t.Mapping[str, t.Any], *, debug: bool) -> list[str | 
             "the push's body is not signed, so anyone holding one signed URL can forge "
             "events. Choose the safe mode (安全模式) and set WECHAT_WEB_MP_AES_KEY to its "
             "EncodingAESKey, or set WECHAT_WEB_MP_ALLOW_PLAINTEXT = True."
+        )
+    return found
+
+
+def _account_login_problems(config: t.Mapping[str, t.Any]) -> list[str | None]:
+    """Scan to follow and the code sign-in: what each needs of the Official Account."""
+    found: list[str | None] = []
+    for key in ("WECHAT_WEB_FOLLOW_TTL", "WECHAT_WEB_CODE_TTL"):
+        value = config.get(key)
+        if not (_positive(value) and isinstance(value, int) and value <= 3600):
+            found.append(f"{key} must be a whole number of seconds from 1 to 3600.")
+    for key in ("WECHAT_WEB_SITE_NAME", "WECHAT_WEB_MP_NAME"):
+        value = config.get(key)
+        if value is not None and not (isinstance(value, str) and 0 < len(value.strip()) <= 64):
+            found.append(f"{key} must be a name of 1 to 64 characters, or unset.")
+    for key, what in (
+        ("WECHAT_WEB_FOLLOW_LOGIN", "scan to follow"),
+        ("WECHAT_WEB_CODE_LOGIN", "the code sign-in"),
+    ):
+        if not config.get(key):
+            continue
+        if not config.get("WECHAT_WEB_MP_TOKEN"):
+            found.append(
+                f"{key} is on without WECHAT_WEB_MP_TOKEN: {what} learns who scanned or "
+                "wrote through the Official Account's push (服务器配置)."
+            )
+        if not config.get("WECHAT_WEB_MP_APPID"):
+            found.append(f"{key} is on without WECHAT_WEB_MP_APPID (the Official Account's).")
+    if config.get("WECHAT_WEB_FOLLOW_LOGIN") and not config.get("WECHAT_WEB_MP_SECRET"):
+        found.append(
+            "WECHAT_WEB_FOLLOW_LOGIN is on without WECHAT_WEB_MP_SECRET: the QR code comes "
+            "from WeChat's qrcode/create, which takes the account's server access token."
         )
     return found

@@ -5,8 +5,10 @@ message. The URL's ``signature`` is checked first, and must be fresh; in safe
 mode the body's ``msg_signature`` too, then the AppID inside the cipher. Only
 then is the message parsed (defusedxml: no DTD, no entity), deduplicated in
 ``WECHAT_WEB_STORE`` (WeChat retries up to 3 times, and a captured push may be
-replayed) and sent as :data:`~flask_wechat_web.signals.wechat_mp_event`. The
-answer is ``success``, at once: nothing here calls WeChat.
+replayed), offered to each way in (:meth:`Flow.on_push`: a scan, a message
+asking for a code) and sent as :data:`~flask_wechat_web.signals.wechat_mp_event`.
+The answer comes at once, as nothing here calls WeChat: the way in's reply
+to the person (a passive reply, encrypted as the push was), else ``success``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 import time
 import typing as t
 from dataclasses import dataclass
@@ -26,10 +29,14 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from .errors import StorageUnavailableError
+from .locks import add_once
 from .pages import exempt_from_csrf
-from .pushcrypto import PushCryptoError, decrypt, signature_ok
+from .pushcrypto import PushCryptoError, decrypt, encrypt, signature, signature_ok
 from .signals import wechat_mp_event
 from .state import get_state
+
+if t.TYPE_CHECKING:
+    from .state import WeChatWebState
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +92,11 @@ class MpPush:
         return None
 
     @property
+    def account(self) -> str:
+        """``ToUserName``: the Official Account's original ID (``gh_…``)."""
+        return self.fields.get("ToUserName", "")
+
+    @property
     def content(self) -> str:
         """A text message's text."""
         return self.fields.get("Content", "")
@@ -133,19 +145,72 @@ def mp_push() -> Response:
     except _Refused as refusal:
         logger.warning("WeChat push refused: %s", refusal)
         return _plain("forbidden" if refusal.status == 403 else "refused", refusal.status)
+    state = get_state()
+    seen = _SEEN_PREFIX + hashlib.sha256(push.dedupe_key().encode()).hexdigest()
     try:
-        first = _first_time(push)
+        if not add_once(state, seen, 1, SEEN_TTL):
+            return _plain("success")  # a retry or a replay: acted on already
+        reply = _reply_of_ways_in(state, push)
     except StorageUnavailableError as error:
         logger.error("WeChat push not taken: %s", error)
-        return _plain("unavailable", 503)  # WeChat retries
-    if first:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        try:
-            wechat_mp_event.send(app, push=push)
-        except Exception:
-            # WeChat's retry would only repeat it: log it and answer as usual.
-            logger.exception("A wechat_mp_event receiver failed")
-    return _plain("success")
+        _forget(state, seen)  # so that WeChat's retry is acted on
+        return _plain("unavailable", 503)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        wechat_mp_event.send(app, push=push)
+    except Exception:
+        # WeChat's retry would only repeat it: log it and answer as usual.
+        logger.exception("A wechat_mp_event receiver failed")
+    if reply is None:
+        return _plain("success")
+    return Response(_reply_xml(push, reply), mimetype="application/xml")
+
+
+def _reply_of_ways_in(state: WeChatWebState, push: MpPush) -> str | None:
+    """What the first way in that takes the push replies to the person, if anything."""
+    for flow in state.flows:
+        if flow.configured(state.config):
+            reply = flow.on_push(state, push)
+            if reply is not None:
+                return reply
+    return None
+
+
+def _forget(state: WeChatWebState, key: str) -> None:
+    try:
+        with state.store_calls() as store:
+            store.delete(key)
+    except StorageUnavailableError:
+        pass  # still down: the key expires with SEEN_TTL
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _reply_xml(push: MpPush, text: str) -> bytes:
+    """A passive text reply to the push's sender, encrypted when the push was.
+
+    WeChat documents the encrypted reply for the safe mode; the compatible
+    mode takes either.
+    """
+    now = str(int(time.time()))
+    xml = (
+        f"<xml><ToUserName>{_cdata(push.openid)}</ToUserName>"
+        f"<FromUserName>{_cdata(push.account)}</FromUserName>"
+        f"<CreateTime>{now}</CreateTime><MsgType>{_cdata('text')}</MsgType>"
+        f"<Content>{_cdata(text)}</Content></xml>"
+    ).encode()
+    aes_key = _config("WECHAT_WEB_MP_AES_KEY")
+    if not aes_key:
+        return xml
+    sealed = encrypt(aes_key, xml, _config("WECHAT_WEB_MP_APPID"))
+    nonce = str(secrets.randbelow(10**10))
+    signed = signature(_config("WECHAT_WEB_MP_TOKEN"), now, nonce, sealed)
+    return (
+        f"<xml><Encrypt>{_cdata(sealed)}</Encrypt><MsgSignature>{_cdata(signed)}</MsgSignature>"
+        f"<TimeStamp>{now}</TimeStamp><Nonce>{_cdata(nonce)}</Nonce></xml>"
+    ).encode()
 
 
 def _config(key: str) -> str:
@@ -216,10 +281,3 @@ def _opened(root: Element, aes_key: str) -> bytes:
         return decrypt(aes_key, encrypted, _config("WECHAT_WEB_MP_APPID"))
     except PushCryptoError as error:
         raise _Refused(403, str(error)) from None
-
-
-def _first_time(push: MpPush) -> bool:
-    """Whether this push is new: WeChat's retries and replays are seen already."""
-    digest = hashlib.sha256(push.dedupe_key().encode()).hexdigest()
-    with get_state().store_calls() as store:
-        return bool(store.add(_SEEN_PREFIX + digest, 1, timeout=SEEN_TTL))

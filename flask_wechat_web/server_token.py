@@ -12,17 +12,13 @@ the same token, not one that replaces the other's.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 import time
 import typing as t
-
-from cachelib import FileSystemCache
 
 from .answers import STABLE_TOKEN_PATH
 from .errcodes import REJECTED_TOKEN_CODES
 from .errors import ConfigurationError, WeChatAPIError, WeChatUnavailableError
+from .locks import POLL, StoreLock
 
 if t.TYPE_CHECKING:
     from .state import WeChatWebState
@@ -32,9 +28,6 @@ _T = t.TypeVar("_T")
 #: Refetched this long before WeChat's expiry: well under the 300 s WeChat
 #: guarantees, so a token fetched at its last moment still lasts 4 minutes.
 MARGIN = 60
-#: What WeChat answers for a token it no longer takes (40001: replaced elsewhere).
-#: How often a process waiting on another's fetch looks at the store.
-_POLL = 0.05
 
 
 def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
@@ -53,13 +46,13 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
     hold_for = 4 * timeout + 5
     # This process's threads take turns first, then its turn at the store's lock.
     with state.server_token_lock:
-        # Long enough to break a lock its holder left when it died (see _Lock).
+        # Long enough to break a lock its holder left when it died (see StoreLock).
         deadline = time.monotonic() + 2 * hold_for
         while True:
             token = _usable(_read(state, key), rejected)
             if token is not None:
                 return token
-            lock = _Lock(state, appid, hold_for)
+            lock = StoreLock(state, f"server_token:{appid}", hold_for)
             if lock.acquire():
                 try:
                     # Read again under the lock: its last holder may have just
@@ -75,7 +68,7 @@ def server_token(state: WeChatWebState, rejected: str | None = None) -> str:
                     "Another process has been fetching the Official Account's access "
                     f"token for over {2 * hold_for:.0f} seconds. Try again later."
                 )
-            time.sleep(_POLL)
+            time.sleep(POLL)
 
 
 def with_server_token(state: WeChatWebState, call: t.Callable[[str], _T]) -> _T:
@@ -142,50 +135,3 @@ def _fetch(state: WeChatWebState, appid: str, secret: str, *, force: bool) -> di
         "force_refresh": force,
     }
     return state.remote(state.flow_named("mp")).post_json(STABLE_TOKEN_PATH, body)
-
-
-class _Lock:
-    """The lock every process and host of the site shares, in the store or beside it.
-
-    cachelib's ``add`` is atomic on Redis and Memcached (SET NX) but a check
-    then a write on ``FileSystemCache``, where two cold starts would both
-    win: there a lock file is created with ``O_EXCL`` in the cache's folder.
-    Its name ends as cachelib's own temporary files do, which ``clear`` and
-    the pruning leave alone. A lock left by a crashed process is broken
-    once it is older than ``hold_for``.
-    """
-
-    def __init__(self, state: WeChatWebState, appid: str, hold_for: float) -> None:
-        self.state = state
-        self.key = f"wechat_web:server_token_lock:{appid}"
-        self.hold_for = hold_for
-        self.owner = secrets.token_hex(8)
-        self.path: str | None = None
-
-    def acquire(self) -> bool:
-        with self.state.store_calls() as store:
-            if isinstance(store, FileSystemCache):
-                self.path = os.path.join(store._path, f"{self.key.replace(':', '-')}.__wz_cache")
-                return self._create_file(self.path)
-            return bool(store.add(self.key, self.owner, timeout=int(self.hold_for) + 1))
-
-    def _create_file(self, path: str) -> bool:
-        try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            return True
-        except FileExistsError:
-            pass
-        try:
-            if time.time() - os.stat(path).st_mtime > self.hold_for:
-                os.unlink(path)  # its holder died mid-fetch
-        except FileNotFoundError:
-            pass  # released meanwhile: the next turn takes it
-        return False
-
-    def release(self) -> None:
-        with self.state.store_calls() as store:
-            if self.path is not None:
-                with contextlib.suppress(FileNotFoundError):  # broken as stale meanwhile
-                    os.unlink(self.path)
-            elif store.get(self.key) == self.owner:
-                store.delete(self.key)

@@ -156,13 +156,13 @@ class WeChatWebState:
     def flow_of(self, token: t.Mapping[str, t.Any]) -> Flow:
         """Which way in issued ``token``: the one whose AppID it carries.
 
-        Else the last: the website app's, which takes any browser.
+        Else the website app's, which takes any browser.
         """
         appid = token.get("appid")
         for flow in self.flows:
             if appid and appid == self.config.get(flow.appid_key):
                 return flow
-        return self.flows[-1]
+        return self.flow_named("qr")
 
     def callback_url(self) -> str:
         return t.cast(

@@ -202,7 +202,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _postgres_bindir() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     if not found:
-        raise RuntimeError("PostgreSQL is not installed: run `make test` (it installs it)")
+        raise RuntimeError("PostgreSQL is not installed: run `./run.sh test` (it installs it)")
     return found[-1].parent
 
 
@@ -252,7 +252,7 @@ def redis_server() -> t.Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not installed: run `make test` (it installs it)")
+        raise RuntimeError("redis-server is not installed: run `./run.sh test` (it installs it)")
     base = Path(tempfile.mkdtemp(prefix="wechat-web-redis-"))
     port = free_port()
     argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(base)]

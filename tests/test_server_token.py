@@ -223,7 +223,7 @@ def test_a_lock_left_by_a_crashed_process_is_broken(
     folder = tmp_path / "store"
     store = FileSystemCache(str(folder), threshold=0)
     app, wechat = make_app(fake_wechat, WECHAT_WEB_STORE=store, WECHAT_WEB_TIMEOUT=0.5)
-    lock = folder / f"wechat_web-server_token_lock-{fake_wechat.mp_app.appid}.__wz_cache"
+    lock = folder / f"wechat_web-lock-server_token-{fake_wechat.mp_app.appid}.__wz_cache"
     lock.touch()  # its holder died just now, mid-fetch
     started = time.monotonic()
     with app.app_context():

@@ -28,4 +28,5 @@ def choose(
     if mode in named:
         flow = named[mode]
         return flow if flow.configured(config) else None
+    # The website app takes any browser; without one, the follow or code sign-in does.
     return next(flow for flow in flows if flow.configured(config) and flow.takes(user_agent))

@@ -27,6 +27,7 @@ from ..state import login_state
 
 if t.TYPE_CHECKING:
     from ..identity import WeChatIdentity
+    from ..push import MpPush
     from ..state import WeChatWebState
 
 
@@ -75,6 +76,14 @@ class Flow:
 
     def register(self, blueprint: Blueprint) -> None:
         """Add this way in's own routes to the blueprint (none by default)."""
+
+    def on_push(self, state: WeChatWebState, push: MpPush) -> str | None:
+        """Act on the Official Account's push; the text to reply to its sender, if any.
+
+        Called once per push (retries and replays are dropped before), within
+        WeChat's 5 s: no call to WeChat here, only the store.
+        """
+        return None
 
     def start(self, state: WeChatWebState, next_url: str, *, forced: bool) -> Response:
         """Answer ``/login``: off to WeChat. ``forced``: ``?mode=`` asked for this way."""

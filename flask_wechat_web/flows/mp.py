@@ -2,14 +2,29 @@
 
 No QR code: WeChat asks for consent (``snsapi_userinfo``) or none at all
 (``snsapi_base``) and comes back with a code. Taken only in WeChat's
-browser, and only when an Official Account is configured.
+browser, and only when an Official Account is configured that may authorize
+web pages (a verified service account; ``WECHAT_WEB_MP_WEB_AUTH = False``
+says the site's cannot, and WeChat's browser then gets the site's other
+sign-in).
 """
 
 from __future__ import annotations
 
+import typing as t
+from dataclasses import dataclass
+
 from .base import Flow
 
-IN_WECHAT = Flow(
+
+@dataclass(frozen=True)
+class InWeChatFlow(Flow):
+    """The Official Account's web authorization, unless the account has none."""
+
+    def configured(self, config: t.Mapping[str, t.Any]) -> bool:
+        return super().configured(config) and bool(config.get("WECHAT_WEB_MP_WEB_AUTH", True))
+
+
+IN_WECHAT = InWeChatFlow(
     name="mp",
     app_kind="Official Account",
     appid_key="WECHAT_WEB_MP_APPID",

@@ -16,7 +16,8 @@ come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
 
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
 (the authorize pages), ``api.py`` (the API), ``server_token.py`` (the
-Official Account's server access tokens), ``faults.py`` (faults and
+Official Account's server access tokens), ``account.py`` (its followers and
+``user/info``), ``faults.py`` (faults and
 counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
@@ -30,11 +31,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .account import ACCOUNT_ENDPOINTS, Account
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
 from .push import Pusher
-from .server_token import SERVER_TOKEN_ENDPOINTS, ServerTokens
+from .server_token import SERVER_TOKEN_ENDPOINTS
 from .transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -88,6 +90,7 @@ _API_URLS = Map(
         Rule("/sns/jscode2session", endpoint="jscode2session"),
         Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
         Rule("/cgi-bin/stable_token", endpoint="stable_token"),
+        Rule("/cgi-bin/user/info", endpoint="user_info", methods=["GET"]),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
@@ -96,7 +99,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, ServerTokens, Pusher):
+class FakeWeChat(Faults, Pages, Account, Pusher):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
@@ -122,6 +125,7 @@ class FakeWeChat(Faults, Pages, ServerTokens, Pusher):
             self._reset_model()
             self._reset_faults()
             self._reset_server_tokens()
+            self._reset_account()
             self.deny_redirect = False
 
     # -- WSGI ------------------------------------------------------------------
@@ -165,6 +169,9 @@ class FakeWeChat(Faults, Pages, ServerTokens, Pusher):
         elif endpoint in SERVER_TOKEN_ENDPOINTS:
             self._count(endpoint)
             response = self._server_token_answer(endpoint, request)
+        elif endpoint in ACCOUNT_ENDPOINTS:
+            self._count(endpoint)
+            response = self._account_answer(endpoint, request)
         elif endpoint == "wxlogin_js":
             self._count(endpoint)
             js_type = "application/javascript; charset=utf-8"

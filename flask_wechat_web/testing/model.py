@@ -77,6 +77,10 @@ class FakeApp:
     bound: bool = True
     domain: str = DEFAULT_DOMAIN
     empty_profile: bool = True
+    #: An Official Account that is a verified service account (or the test
+    #: account): parametric QR codes and ``user/info``. ``False``: a
+    #: subscription account, which WeChat answers 48001 there.
+    verified: bool = True
 
 
 @dataclass
@@ -226,11 +230,12 @@ class Model:
         bound: bool = True,
         domain: str = DEFAULT_DOMAIN,
         empty_profile: bool = True,
+        verified: bool = True,
     ) -> FakeApp:
         """Register an app, replacing any with the same ``appid``."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        app = FakeApp(appid, secret, kind, bound, checked_domain(domain), empty_profile)
+        app = FakeApp(appid, secret, kind, bound, checked_domain(domain), empty_profile, verified)
         with self._lock:
             self._apps[appid] = app
             for name in ("website_app", "mp_app", "mobile_app", "miniprogram"):
@@ -248,6 +253,7 @@ class Model:
                 bound=app.bound,
                 domain=domain,
                 empty_profile=app.empty_profile,
+                verified=app.verified,
             )
 
     def app_for(self, appid: str) -> FakeApp | None:

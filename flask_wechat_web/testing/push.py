@@ -15,13 +15,16 @@ import json
 import secrets
 import time
 import typing as t
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlencode, urlsplit
+from xml.etree.ElementTree import Element, ParseError
 
+import defusedxml.ElementTree as safe_xml
 import requests
+from defusedxml import DefusedXmlException
 from werkzeug.wrappers import Request, Response
 
-from ..pushcrypto import encrypt, signature
+from ..pushcrypto import PushCryptoError, decrypt, encrypt, signature, signature_ok
 
 if t.TYPE_CHECKING:
     from .model import FakeUser
@@ -39,11 +42,23 @@ DELIVERIES = 3
 
 @dataclass(frozen=True)
 class Delivery:
-    """What WeChat got for a push: the last answer (``None``: every delivery timed out)."""
+    """What WeChat got for a push: the last answer (``None``: every delivery timed out).
+
+    ``reply`` is the text of the site's passive reply, as the person would
+    read it in the chat: decrypted, its ``MsgSignature`` checked; ``None``
+    for ``success``, an empty answer, or a reply WeChat would not show.
+    ``taken`` says whether WeChat took the answer: a 200 with ``success``,
+    nothing, or a reply it can show (else it tells the person "该公众号暂时无法提供服务").
+    """
 
     status: int | None
     text: str
     deliveries: int
+    reply: str | None = None
+
+    @property
+    def taken(self) -> bool:
+        return self.status == 200 and (self.text in ("", "success") or self.reply is not None)
 
 
 def _xml(fields: t.Mapping[str, str | int]) -> bytes:
@@ -58,6 +73,10 @@ def _xml(fields: t.Mapping[str, str | int]) -> bytes:
 
 class Pusher:
     """The fake's push to a site: events, text messages and the URL check."""
+
+    #: What pushes are sent with; ``None``: plain ``requests`` over the network.
+    #: The sandbox mounts the site itself here, in-process.
+    push_session: requests.Session | None = None
 
     if t.TYPE_CHECKING:
         mp_app: t.Any
@@ -131,14 +150,19 @@ class Pusher:
             body = _xml({**outer, "Encrypt": encrypted})
             query["encrypt_type"] = "aes"
             query["msg_signature"] = signature(token, stamp, nonce, encrypted)
-        return self.deliver(f"{url}?{urlencode(query)}", body, deadline=deadline)
+        delivery = self.deliver(f"{url}?{urlencode(query)}", body, deadline=deadline)
+        reply = _reply_text(
+            delivery, token, aes_key if mode != "plaintext" else None, self.mp_app.appid
+        )
+        return replace(delivery, reply=reply)
 
     def deliver(self, url: str, body: bytes, *, deadline: float = DEADLINE) -> Delivery:
         """POST ``body`` to ``url`` (query and all) up to 3 times, while it takes too long."""
         headers = {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"}
+        sender = self.push_session or requests
         for delivery in range(1, DELIVERIES + 1):
             try:
-                answer = requests.post(url, data=body, headers=headers, timeout=deadline)
+                answer = sender.post(url, data=body, headers=headers, timeout=deadline)
             except requests.Timeout:
                 continue
             return Delivery(answer.status_code, answer.text, delivery)
@@ -191,3 +215,35 @@ def _loopback(url: str) -> bool:
         )
     except ValueError:
         return False
+
+
+def _xml_root(text: bytes) -> Element | None:
+    try:
+        root = safe_xml.fromstring(text, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        return None
+    return root if root.tag == "xml" else None
+
+
+def _reply_text(delivery: Delivery, token: str, aes_key: str | None, appid: str) -> str | None:
+    """The text of the site's passive reply, as WeChat would show it; else ``None``."""
+    if delivery.status != 200 or delivery.text in ("", "success"):
+        return None
+    root = _xml_root(delivery.text.encode())
+    if root is None:
+        return None
+    sealed = root.findtext("Encrypt")
+    if sealed is not None:
+        stamp, nonce = root.findtext("TimeStamp") or "", root.findtext("Nonce") or ""
+        given = root.findtext("MsgSignature") or ""
+        if aes_key is None or not signature_ok(given, token, stamp, nonce, sealed):
+            return None
+        try:
+            root = _xml_root(decrypt(aes_key, sealed, appid))
+        except PushCryptoError:
+            return None
+        if root is None:
+            return None
+    if root.findtext("MsgType") != "text":
+        return None
+    return root.findtext("Content")
