@@ -9,9 +9,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .config import problems, relay_only, shown_host, url_problem
+from .config import account_logins, problems, relay_only, shown_host, url_problem
 from .errors import InvalidCodeError, WeChatError
 from .relay import problems as relay_problems
+from .server_token import server_token
 from .state import get_state
 
 wechat_cli = AppGroup("wechat", help="Flask-WeChat-Web: check settings, show console values.")
@@ -57,10 +58,12 @@ def _online_problems(app: Flask) -> list[str]:
         return []  # a site that only relays has no credentials to ask about
     state = get_state(app)
     found = []
+    asked: set[str] = set()
     for flow in state.flows:
-        if not flow.configured(app.config):
-            continue
         key = flow.appid_key
+        if not flow.configured(app.config) or key in asked:
+            continue  # the follow and code sign-ins share the Official Account's pair
+        asked.add(key)
         try:
             flow.probe(state, "flaskwechatcheck")
         except InvalidCodeError as error:
@@ -71,6 +74,14 @@ def _online_problems(app: Flask) -> list[str]:
             found.append(f"{key}: {error.message}")
         else:
             found.append(f"{key}: WeChat accepted a dummy code, which it never should.")
+    if account_logins(app.config):
+        # The sign-ins through the account need its server token: the IP allow-list
+        # and the quota are checked only by asking for it.
+        try:
+            with app.app_context():
+                server_token(state)
+        except WeChatError as error:
+            found.append(f"WECHAT_WEB_MP_APPID: the server access token: {error.message}")
     return found
 
 
@@ -134,7 +145,12 @@ def _callback_url(app: Flask) -> tuple[str | None, str | None]:
 
 
 @wechat_cli.command("urls")
-def urls_command() -> None:
+@click.option(
+    "--show-token",
+    is_flag=True,
+    help="Print the push Token (WECHAT_WEB_MP_TOKEN) to paste into 服务器配置.",
+)
+def urls_command(show_token: bool) -> None:
     """Print the callback URL and the domain to enter in each WeChat console."""
     app = _app()
     found = relay_problems(app.config)  # an id or an entry is printed below
@@ -167,9 +183,11 @@ def urls_command() -> None:
     # A relay's sites may log in either way: its one domain goes in every console.
     # The website app's first: the way in of any browser, after those made for one.
     browser_flows = [flow for flow in get_state(app).flows if flow.browser]
+    consoles: set[str] = set()
     for flow in sorted(browser_flows, key=lambda flow: flow.in_wechat_only):
-        if not (relays or flow.configured(app.config)):
+        if not (relays or flow.configured(app.config)) or flow.console in consoles:
             continue
+        consoles.add(flow.console)
         click.echo(f"{flow.app_kind[0].upper()}{flow.app_kind[1:]}: enter {parts.hostname}")
         click.echo(f"  in {flow.console}")
         if flow.console_refuses_port and parts.port:
@@ -180,6 +198,29 @@ def urls_command() -> None:
         click.echo("warning: the callback URL is not https.")
     if relays:
         _relay_sites(app)
+    if app.config.get("WECHAT_WEB_MP_TOKEN"):
+        _push_settings(app, show_token)
+
+
+def _push_settings(app: Flask, show_token: bool) -> None:
+    """What to enter in the Official Account's 服务器配置 for ``/mp/push``."""
+    url = _external_url(app, "wechat.mp_push")
+    if url is None:
+        return  # SERVER_NAME unfit to show: said above
+    click.echo("Official Account push: in mp.weixin.qq.com > 设置与开发 > 基本配置 > 服务器配置")
+    click.echo(f"  URL (服务器地址): {url}")
+    if show_token:
+        click.echo(f"  Token (令牌): {app.config['WECHAT_WEB_MP_TOKEN']}")
+    else:
+        click.echo("  Token (令牌): the value of WECHAT_WEB_MP_TOKEN (--show-token prints it)")
+    if app.config.get("WECHAT_WEB_MP_AES_KEY"):
+        click.echo("  EncodingAESKey (消息加解密密钥): the value of WECHAT_WEB_MP_AES_KEY")
+        click.echo("  消息加解密方式: 安全模式 (safe mode)")
+    else:
+        click.echo("  消息加解密方式: 明文模式 (plaintext: the body is not signed)")
+    push = urlsplit(url)
+    if push.port not in (None, 80, 443):
+        click.echo("  warning: WeChat pushes only to ports 80 and 443.")
 
 
 def _external_url(app: Flask, endpoint: str) -> str | None:

@@ -242,12 +242,14 @@ def _account_login_problems(config: t.Mapping[str, t.Any]) -> list[str | None]:
     """Scan to follow and the code sign-in: what each needs of the Official Account."""
     found: list[str | None] = []
     for key in ("WECHAT_WEB_FOLLOW_TTL", "WECHAT_WEB_CODE_TTL"):
-        value = config.get(key)
+        value = config.get(key, DEFAULTS[key])
         if not (_positive(value) and isinstance(value, int) and value <= 3600):
             found.append(f"{key} must be a whole number of seconds from 1 to 3600.")
     for key in ("WECHAT_WEB_SITE_NAME", "WECHAT_WEB_MP_NAME"):
         value = config.get(key)
-        if value is not None and not (isinstance(value, str) and 0 < len(value.strip()) <= 64):
+        if value not in (None, "") and not (
+            isinstance(value, str) and 0 < len(value.strip()) <= 64
+        ):
             found.append(f"{key} must be a name of 1 to 64 characters, or unset.")
     for key, what in (
         ("WECHAT_WEB_FOLLOW_LOGIN", "scan to follow"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import html
@@ -42,7 +43,10 @@ MICROMESSENGER_UA = (
 
 def make_app(fake: FakeWeChat, **config: t.Any) -> tuple[Flask, WeChatWeb]:
     """A small site using the extension, pointed at ``fake``."""
-    app = Flask(__name__)
+    # An instance folder of its own: the default WECHAT_WEB_STORE lives there.
+    instance = tempfile.mkdtemp(prefix="wechat-web-instance-")
+    atexit.register(shutil.rmtree, instance, True)
+    app = Flask(__name__, instance_path=instance)
     app.config.update(TESTING=True, SECRET_KEY="a test secret key", **fake.config())
     app.config.update(config)
     wechat = WeChatWeb(app)

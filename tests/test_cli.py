@@ -126,3 +126,61 @@ def test_urls_needs_a_public_address(fake_wechat: FakeWeChat) -> None:
     app.config["WECHAT_WEB_CALLBACK_URL"] = "https://auth.example.com/cb"
     code, output = run(app, "urls")
     assert code == 0 and "auth.example.com" in output
+
+
+def test_urls_names_the_push_settings(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(
+        fake_wechat,
+        SERVER_NAME="www.example.com",
+        PREFERRED_URL_SCHEME="https",
+        **fake_wechat.push_config("safe"),
+    )
+    code, output = run(app, "urls")
+    assert code == 0, output
+    assert "服务器配置" in output
+    assert "URL (服务器地址): https://www.example.com/wechat/mp/push" in output
+    assert "安全模式" in output
+    assert app.config["WECHAT_WEB_MP_TOKEN"] not in output
+    assert app.config["WECHAT_WEB_MP_AES_KEY"] not in output
+    code, output = run(app, "urls", "--show-token")
+    assert f"Token (令牌): {app.config['WECHAT_WEB_MP_TOKEN']}" in output
+    assert app.config["WECHAT_WEB_MP_AES_KEY"] not in output
+
+
+def test_urls_warns_that_wechat_pushes_to_80_and_443_only(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="example.com:8443", **fake_wechat.push_config())
+    code, output = run(app, "urls")
+    assert code == 0
+    assert "ports 80 and 443" in output
+
+
+def test_check_names_the_account_sign_ins_needs(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(fake_wechat, SERVER_NAME="www.example.com")
+    app.config.update(WECHAT_WEB_FOLLOW_LOGIN=True, WECHAT_WEB_CODE_LOGIN=True)
+    app.config.update(WECHAT_WEB_FOLLOW_TTL=0, WECHAT_WEB_SITE_NAME="")
+    code, output = run(app, "check")
+    assert code == 1
+    problems = [line for line in output.splitlines() if line.startswith("problem:")]
+    assert sum("WECHAT_WEB_MP_TOKEN" in line for line in problems) == 2
+    assert any("WECHAT_WEB_FOLLOW_TTL" in line for line in problems)
+    assert not any("WECHAT_WEB_SITE_NAME" in line for line in problems)  # "" is unset
+
+
+def test_check_online_asks_for_the_server_token_of_the_account_sign_ins(
+    fake_wechat: FakeWeChat,
+) -> None:
+    app, _ = make_app(
+        fake_wechat,
+        SERVER_NAME="www.example.com",
+        WECHAT_WEB_FOLLOW_LOGIN=True,
+        **fake_wechat.push_config(),
+    )
+    code, output = run(app, "check", "--online")
+    assert code == 0, output
+    assert fake_wechat.calls["stable_token"] == 1
+    fake_wechat.allowed_ips = {"203.0.113.9"}
+    with app.app_context():
+        app.extensions["wechat_web"].store.clear()  # forget the token held
+    code, output = run(app, "check", "--online")
+    assert code == 1
+    assert "IP" in output and "白名单" in output
