@@ -58,7 +58,9 @@ class FollowFlow(Flow):
 
     def register(self, blueprint: Blueprint) -> None:
         blueprint.add_url_rule("/follow", "follow", follow, provide_automatic_options=False)
-        blueprint.add_url_rule("/follow/status", "follow_status", follow_status)
+        blueprint.add_url_rule(
+            "/follow/status", "follow_status", follow_status, provide_automatic_options=False
+        )
         blueprint.add_url_rule(
             "/follow/confirm/<scene>",
             "follow_confirm",
