@@ -49,6 +49,8 @@ setup(
         # The Official Account's push: its safe mode's AES, its XML without entities.
         "cryptography>=42.0",
         "defusedxml>=0.7.1",
+        # The follow sign-in's QR code, drawn by the page from WeChat's url.
+        "segno>=1.5",
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],

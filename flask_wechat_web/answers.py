@@ -26,6 +26,8 @@ JSCODE_PATH = "sns/jscode2session"
 STABLE_TOKEN_PATH = "cgi-bin/stable_token"
 #: The Official Account's follower: subscribed or not, the unionid when bound.
 USER_INFO_PATH = "cgi-bin/user/info"
+#: A temporary QR code of the Official Account (the follow sign-in's).
+QRCODE_CREATE_PATH = "cgi-bin/qrcode/create"
 
 #: WeChat's answers are a few hundred bytes; nothing it sends comes near this.
 MAX_BODY = 64 * 1024
@@ -91,6 +93,25 @@ def _seconds(value: t.Any) -> int:
     if not _is_int(value) or not 0 < value <= 10**8:
         raise ValueError("must be a whole number of seconds above 0")
     return t.cast(int, value)
+
+
+def _count(value: t.Any) -> int:
+    if not _is_int(value) or not 0 <= value <= 10**8:
+        raise ValueError("must be a whole number from 0")
+    return t.cast(int, value)
+
+
+def _qr_url(value: t.Any) -> str:
+    # The page draws it as a QR code: a short printable http(s) URL, nothing else.
+    if (
+        not isinstance(value, str)
+        or len(value) > 512
+        or not value.startswith(("https://", "http://"))
+        or not value.isprintable()
+        or " " in value
+    ):
+        raise ValueError("must be an http(s) URL of at most 512 characters")
+    return value
 
 
 def _epoch(value: t.Any) -> int:
@@ -195,6 +216,12 @@ SHAPES: dict[str, dict[str, Field]] = {
         "subscribe": Field(_flag, required=True),
         "openid": Field(_identifier, required=True),
         "unionid": Field(_identifier, empty_is_absent=True),
+    },
+    # The url is the QR code's content; expire_seconds is WeChat's, unused (0 seen).
+    QRCODE_CREATE_PATH: {
+        "ticket": Field(_identifier, required=True),
+        "url": Field(_qr_url, required=True),
+        "expire_seconds": Field(_count),
     },
 }
 

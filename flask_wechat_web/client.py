@@ -152,9 +152,11 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         resp = self.request("GET", path, params=params, withhold_token=True)
         return parse_body(resp, path)
 
-    def post_json(self, path: str, body: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """POST ``body`` as JSON to an API path (no stored token) and check the answer."""
-        resp = self.request("POST", path, json=dict(body), withhold_token=True)
+    def post_json(
+        self, path: str, body: t.Mapping[str, t.Any], **params: t.Any
+    ) -> dict[str, t.Any]:
+        """POST ``body`` as JSON to an API path, ``params`` in its query (no stored token)."""
+        resp = self.request("POST", path, json=dict(body), params=params, withhold_token=True)
         return parse_body(resp, path)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterable
 
+import requests
 from flask import Flask, url_for
 from requests.adapters import BaseAdapter
 from werkzeug.exceptions import NotFound
@@ -30,6 +31,7 @@ from .errors import ConfigurationError
 from .testing.app_codes import APP_CODES_PATH, app_codes_page
 from .testing.fake import WXLOGIN_JS_PATH, FakeApp, FakeWeChat, callback_domain
 from .testing.pages import SITE_LOCALE_KEY, SITE_ROOT_KEY
+from .testing.scan import SCAN_PATH, scan_page
 from .testing.transport import WSGIAdapter
 
 if t.TYPE_CHECKING:
@@ -74,12 +76,18 @@ def install_sandbox(app: Flask) -> FakeWeChat:
                 sample.secret,
             )
             site_apps[sample.kind] = sample
+    if not config.get("WECHAT_WEB_MP_TOKEN"):
+        config.update(fake.push_config())
     config["WECHAT_WEB_OPEN_BASE_URL"] = MOUNT_PATH
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
     config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {MOUNT_PATH: _SiteChoices(app, fake, site_apps)}
     )
+    # The fake's pushes reach the site in-process, whatever its host.
+    fake.push_session = requests.Session()
+    for scheme in ("http://", "https://"):
+        fake.push_session.mount(scheme, WSGIAdapter(app.wsgi_app))
     app.logger.warning(
         "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat. "
         "Codes for a mobile app or a mini program: %s.",
@@ -107,9 +115,14 @@ class _SiteChoices:
         script_name = str(environ.get("SCRIPT_NAME", ""))
         site_root = script_name.removesuffix(MOUNT_PATH)
         environ[SITE_ROOT_KEY] = site_root + "/"
-        if environ.get("PATH_INFO") != APP_CODES_PATH:
+        if environ.get("PATH_INFO") not in (APP_CODES_PATH, SCAN_PATH):
             return self.fake.open_app(environ, start_response)
         site = {**environ, "SCRIPT_NAME": site_root, "PATH_INFO": "/"}
+        if environ.get("PATH_INFO") == SCAN_PATH:
+            with self.app.request_context(site):
+                push_url = url_for("wechat.mp_push", _external=True)
+            scan = scan_page(self.fake, Request(environ), locale, self.apps["mp"], push_url)
+            return scan(environ, start_response)
         with self.app.request_context(site):
             # The app routes sit beside the login route, under the blueprint's prefix.
             base = url_for("wechat.login", _external=True).rpartition("/")[0]

@@ -430,8 +430,11 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
         "wechat.authorized",
         "wechat.logout",
         "wechat.relay",
+        "wechat.follow",
+        "wechat.follow_confirm",
         # The JSON routes of apps and single-page sites: the same, as JSON.
         *JSON_ROUTES,
+        "wechat.follow_status",
     }
     queries = ["", "?next=/account", "?mode=qr", "?mode=mp", f"?code=CODE1234&state={RANDOM}"]
     for rule in rules:
@@ -449,7 +452,7 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
             where = f"{method} {rule.rule}{query} {agent}"
             assert response.status_code == 500, where
             assert response.headers["Cache-Control"] == "no-store", where
-            if rule.endpoint in JSON_ROUTES and method != "HEAD":
+            if rule.endpoint in {*JSON_ROUTES, "wechat.follow_status"} and method != "HEAD":
                 assert response.get_json()["error"] == "ConfigurationError", where
                 assert "CODE1234" not in response.get_data(as_text=True), where
             elif method != "HEAD":

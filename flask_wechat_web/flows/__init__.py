@@ -11,13 +11,14 @@ import typing as t
 
 from .app import MOBILE_APP
 from .base import Flow
+from .follow import FOLLOW
 from .miniprogram import MINIPROGRAM
 from .mp import IN_WECHAT
 from .qr import QR
 
 #: Inside WeChat's browser the Official Account, else (and anywhere) the website
-#: app, which stays last; the apps' ways in take no browser.
-FLOWS: tuple[Flow, ...] = (IN_WECHAT, MOBILE_APP, MINIPROGRAM, QR)
+#: app, else the follow sign-in; the apps' ways in take no browser.
+FLOWS: tuple[Flow, ...] = (IN_WECHAT, MOBILE_APP, MINIPROGRAM, QR, FOLLOW)
 
 
 def choose(

@@ -24,6 +24,7 @@ ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40003: "invalid openid",
+    40009: "invalid image size",
     40013: "invalid appid",
     40014: "invalid access_token",
     40029: "invalid code",
@@ -41,6 +42,10 @@ ERRMSG = {
     42002: "refresh_token expired",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
+    40052: "invalid action name",
+    40053: "invalid action info",
+    43002: "require POST method",
+    44002: "empty post data",
     48001: "api unauthorized",
 }
 

@@ -17,7 +17,7 @@ come from the person's phone, not a page: :meth:`FakeWeChat.app_code` and
 The parts live in ``model.py`` (apps, users, codes, tokens), ``pages.py``
 (the authorize pages), ``api.py`` (the API), ``server_token.py`` (the
 Official Account's server access tokens), ``account.py`` (its followers and
-``user/info``), ``faults.py`` (faults and
+``user/info``), ``follow.py`` (its QR codes, and a phone that scans them), ``faults.py`` (faults and
 counters) and ``app_codes.py`` (the sandbox's page of app codes).
 """
 
@@ -33,6 +33,7 @@ from werkzeug.wrappers import Request, Response
 
 from .account import ACCOUNT_ENDPOINTS, Account
 from .faults import FAULT_ENDPOINTS, FAULTS, Faults
+from .follow import QRCODE_ENDPOINTS, QRCodes
 from .model import DEFAULT_DOMAIN, FakeApp, FakeUser, host_of
 from .pages import USER_COOKIE, AuthorizeError, Pages, wxlogin_js
 from .push import Pusher
@@ -74,6 +75,7 @@ _OPEN_URLS = Map(
         Rule("/connect/oauth2/authorize", endpoint="authorize", methods=["GET"]),
         Rule("/connect/confirm", endpoint="confirm", methods=["POST"]),
         Rule(WXLOGIN_JS_PATH, endpoint="wxlogin_js", methods=["GET"]),
+        Rule("/cgi-bin/showqrcode", endpoint="showqrcode", methods=["GET"]),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
         Rule(PUSH_PATH, endpoint="push", methods=["POST"]),
@@ -91,6 +93,7 @@ _API_URLS = Map(
         Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
         Rule("/cgi-bin/stable_token", endpoint="stable_token"),
         Rule("/cgi-bin/user/info", endpoint="user_info", methods=["GET"]),
+        Rule("/cgi-bin/qrcode/create", endpoint="qrcode_create"),
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
     ],
@@ -99,7 +102,7 @@ _API_URLS = Map(
 )
 
 
-class FakeWeChat(Faults, Pages, Account, Pusher):
+class FakeWeChat(Faults, Pages, Account, QRCodes, Pusher):
     """WeChat's web-login servers, imitated. Thread-safe.
 
     As a WSGI app itself it answers as the API host for a ``Host`` that
@@ -126,6 +129,7 @@ class FakeWeChat(Faults, Pages, Account, Pusher):
             self._reset_faults()
             self._reset_server_tokens()
             self._reset_account()
+            self._reset_qrcodes()
             self.deny_redirect = False
 
     # -- WSGI ------------------------------------------------------------------
@@ -172,6 +176,9 @@ class FakeWeChat(Faults, Pages, Account, Pusher):
         elif endpoint in ACCOUNT_ENDPOINTS:
             self._count(endpoint)
             response = self._account_answer(endpoint, request)
+        elif endpoint in QRCODE_ENDPOINTS:
+            self._count(endpoint)
+            response = self._qrcode_answer(endpoint, request)
         elif endpoint == "wxlogin_js":
             self._count(endpoint)
             js_type = "application/javascript; charset=utf-8"
