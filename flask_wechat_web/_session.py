@@ -48,8 +48,9 @@ NO_SESSION = (
 #: (openid, unionid, scope, appid), the token's secrets under
 #: ``SessionStorage``, the built-in user's profile, the last successful
 #: callback (to answer a repeat), used-state fingerprints, pending logins,
-#: evicted-state fingerprints, the bearer token this session was given.
-FIELDS = ("account", "token", "profile", "replay", "used", "pending", "evicted", "api")
+#: evicted-state fingerprints, the bearer token this session was given, the
+#: code sign-in's form token and times of wrong codes.
+FIELDS = ("account", "token", "profile", "replay", "used", "pending", "evicted", "api", "code")
 
 
 class SessionData:
