@@ -22,6 +22,7 @@ import math
 import re
 import secrets
 import typing as t
+import unicodedata
 
 from .errors import WeChatUnavailableError
 from .locks import add_once, store_lock
@@ -40,6 +41,7 @@ WRONG_PER_ADDRESS, ADDRESS_WINDOW = 20, 600
 #: Draws of a free record name before giving up (10,000 live codes fill them all).
 _DRAWS = 20
 _PREFIX = "wechat_web:code:"
+_MAX_TYPED = 64
 _TYPED = re.compile(r"[0-9]{8}")
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u3000]+")
 
@@ -66,8 +68,13 @@ def shown(code: str) -> str:
 
 
 def typed(text: str) -> str | None:
-    """The 8 digits of what a person typed (spaces and dashes dropped), else ``None``."""
-    digits = _SEPARATORS.sub("", text)
+    """The 8 digits of what a person typed (spaces and dashes dropped), else ``None``.
+
+    A Chinese input method may type full-width digits (１２３４): NFKC makes them ASCII.
+    """
+    if len(text) > _MAX_TYPED:
+        return None
+    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
     return digits if _TYPED.fullmatch(digits) else None
 
 
@@ -81,7 +88,7 @@ def _recent(stored: t.Any, now: float, window: int) -> list[float]:
     return [float(at) for at in times if isinstance(at, (int, float)) and now - at < window]
 
 
-def wait_for(times: list[float], now: float, window: int) -> Wait:
+def wait_for(times: t.Sequence[float], now: float, window: int) -> Wait:
     """How long until the oldest of ``times`` leaves the ``window``."""
     return Wait(math.ceil(min(times) + window - now))
 

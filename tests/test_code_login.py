@@ -8,6 +8,7 @@ person would, and the code from it is typed into the site's ``/code`` page.
 from __future__ import annotations
 
 import re
+import threading
 import typing as t
 from pathlib import Path
 
@@ -137,11 +138,12 @@ def test_a_follower_logs_in_with_the_code_from_the_reply(
         site.served.stop()
 
 
-def test_the_code_is_typed_with_a_dash_or_without_the_space(site: Site) -> None:
+def test_the_code_is_typed_with_a_dash_without_the_space_or_full_width(site: Site) -> None:
     for spelled in (
         lambda code: code.replace(" ", ""),
         lambda code: code.replace(" ", "-"),
         lambda code: f"  {code} ",
+        lambda code: code.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),
     ):
         answer = type_code(site.app.test_client(), spelled(site.code()))
         assert answer.status_code == 302
@@ -427,3 +429,32 @@ def test_through_the_sandbox() -> None:
     )
     bad = client.post("/_wechat_sandbox/message", data={"user": "nobody", "content": "登录"})
     assert bad.status_code == 400
+
+
+def test_two_browsers_typing_one_code_at_once_log_in_one(
+    fake_wechat: FakeWeChat, tmp_path: Path
+) -> None:
+    store = FileSystemCache(str(tmp_path / "store"), threshold=0)
+    site = Site(fake_wechat, code_site(fake_wechat, WECHAT_WEB_STORE=store))
+    try:
+        code = site.code()
+        clients = [site.app.test_client() for _ in range(8)]
+        tokens = [form_token(client) for client in clients]
+        start = threading.Barrier(len(clients))
+        statuses: list[int] = []
+
+        def spend(client: FlaskClient, token: str) -> None:
+            start.wait()
+            answer = client.post("/wechat/code", data={"code": code, "form_token": token})
+            statuses.append(answer.status_code)
+
+        threads = [
+            threading.Thread(target=spend, args=pair) for pair in zip(clients, tokens, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(statuses) == [302] + [400] * 7
+    finally:
+        site.served.stop()
