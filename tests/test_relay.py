@@ -429,6 +429,7 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
         "wechat.qrcode",
         "wechat.authorized",
         "wechat.logout",
+        "wechat.code_login",
         "wechat.relay",
         # The JSON routes of apps and single-page sites: the same, as JSON.
         *JSON_ROUTES,

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from .. import _session, i18n, login, login_codes
 from ..errors import WeChatError, WeChatUnavailableError
-from ..followers import log_in_follower
+from ..followers import SCOPE, log_in_follower
 from ..pages import page, safe_next, site_root
 from ..state import get_state, login_state
 from .base import Flow
@@ -64,7 +64,7 @@ class CodeFlow(Flow):
         return bool(config.get("WECHAT_WEB_CODE_LOGIN"))
 
     def scope(self, config: t.Mapping[str, t.Any]) -> str:
-        return "snsapi_base"  # ids only: a follower has no profile
+        return SCOPE  # ids only: a follower has no profile
 
     def probe(self, state: WeChatWebState, code: str) -> None:
         """Nothing to ask: the code sign-in redeems no code of WeChat's."""
