@@ -49,8 +49,20 @@ NO_SESSION = (
 #: ``SessionStorage``, the built-in user's profile, the last successful
 #: callback (to answer a repeat), used-state fingerprints, pending logins,
 #: evicted-state fingerprints, the bearer token this session was given, the
-#: scene of the follow sign-in's QR code this browser waits on.
-FIELDS = ("account", "token", "profile", "replay", "used", "pending", "evicted", "api", "follow")
+#: scene of the follow sign-in's QR code this browser waits on, the code
+#: sign-in's form token and times of wrong codes.
+FIELDS = (
+    "account",
+    "token",
+    "profile",
+    "replay",
+    "used",
+    "pending",
+    "evicted",
+    "api",
+    "follow",
+    "code",
+)
 
 
 class SessionData:

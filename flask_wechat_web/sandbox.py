@@ -10,7 +10,9 @@ Codes go back only to the site's own host (that of
 ``WECHAT_WEB_CALLBACK_URL`` or ``SERVER_NAME`` when set, else the host the
 page is served on). ``/_wechat_sandbox/app-codes`` plays the part of the
 site's mobile app and mini program: a sample user's code, and the ``curl``
-line that posts it to the site. Only ever on with ``app.debug`` or
+line that posts it to the site; ``/_wechat_sandbox/message`` plays the
+person's chat with the Official Account (a message pushed to the site, its
+reply shown). Only ever on with ``app.debug`` or
 ``app.testing``: anyone could log in as anyone.
 """
 
@@ -30,6 +32,7 @@ from . import i18n
 from .errors import ConfigurationError
 from .testing.app_codes import APP_CODES_PATH, app_codes_page
 from .testing.fake import WXLOGIN_JS_PATH, FakeApp, FakeWeChat, callback_domain
+from .testing.messages import MESSAGE_PATH, message_page
 from .testing.pages import SITE_LOCALE_KEY, SITE_ROOT_KEY
 from .testing.scan import SCAN_PATH, scan_page
 from .testing.transport import WSGIAdapter
@@ -41,6 +44,8 @@ MOUNT_PATH = "/_wechat_sandbox"
 #: The API host the sandbox's in-process transport answers for.
 API_HOST = "http://wechat-sandbox.invalid"
 API_BASE_URL = API_HOST + MOUNT_PATH
+#: The chat with the Official Account, under the site's root.
+MESSAGE_URL = MOUNT_PATH + MESSAGE_PATH
 #: The credentials each sample app of the fake stands in for.
 _PREFIXES = {
     "website_app": "WECHAT_WEB_",
@@ -76,18 +81,13 @@ def install_sandbox(app: Flask) -> FakeWeChat:
                 sample.secret,
             )
             site_apps[sample.kind] = sample
-    if not config.get("WECHAT_WEB_MP_TOKEN"):
-        config.update(fake.push_config())
     config["WECHAT_WEB_OPEN_BASE_URL"] = MOUNT_PATH
     config["WECHAT_WEB_API_BASE_URL"] = API_BASE_URL
     config["WECHAT_WEB_WXLOGIN_JS_URL"] = MOUNT_PATH + WXLOGIN_JS_PATH
+    _push_to_site(app, fake)
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {MOUNT_PATH: _SiteChoices(app, fake, site_apps)}
     )
-    # The fake's pushes reach the site in-process, whatever its host.
-    fake.push_session = requests.Session()
-    for scheme in ("http://", "https://"):
-        fake.push_session.mount(scheme, WSGIAdapter(app.wsgi_app))
     app.logger.warning(
         "WeChat sandbox is on: logins go to the fake WeChat at %s, not to WeChat. "
         "Codes for a mobile app or a mini program: %s.",
@@ -115,20 +115,40 @@ class _SiteChoices:
         script_name = str(environ.get("SCRIPT_NAME", ""))
         site_root = script_name.removesuffix(MOUNT_PATH)
         environ[SITE_ROOT_KEY] = site_root + "/"
-        if environ.get("PATH_INFO") not in (APP_CODES_PATH, SCAN_PATH):
+        path = environ.get("PATH_INFO")
+        if path not in (APP_CODES_PATH, SCAN_PATH, MESSAGE_PATH):
             return self.fake.open_app(environ, start_response)
         site = {**environ, "SCRIPT_NAME": site_root, "PATH_INFO": "/"}
-        if environ.get("PATH_INFO") == SCAN_PATH:
+        if path in (SCAN_PATH, MESSAGE_PATH):
             with self.app.request_context(site):
                 push_url = url_for("wechat.mp_push", _external=True)
-            scan = scan_page(self.fake, Request(environ), locale, self.apps["mp"], push_url)
-            return scan(environ, start_response)
+            request = Request(environ)
+            if path == SCAN_PATH:
+                answer = scan_page(self.fake, request, locale, self.apps["mp"], push_url)
+            else:
+                answer = message_page(self.fake, request, locale, push_url)
+            return answer(environ, start_response)
         with self.app.request_context(site):
             # The app routes sit beside the login route, under the blueprint's prefix.
             base = url_for("wechat.login", _external=True).rpartition("/")[0]
         urls = {"app": f"{base}/app/login", "miniprogram": f"{base}/miniprogram/login"}
         page = app_codes_page(self.fake, Request(environ), locale, self.apps, urls)
         return page(environ, start_response)
+
+
+def _push_to_site(app: Flask, fake: FakeWeChat) -> None:
+    """The fake's pushes go to ``app`` in-process, signed with the sample account's keys.
+
+    The push Token and EncodingAESKey are the sample account's unless the
+    site set its own.
+    """
+    if not app.config.get("WECHAT_WEB_MP_TOKEN"):
+        app.config.update(fake.push_config())
+    session = requests.Session()
+    adapter = WSGIAdapter(app)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    fake.push_session = session
 
 
 def sandbox_transport(fake: FakeWeChat) -> dict[str, BaseAdapter]:

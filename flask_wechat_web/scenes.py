@@ -4,7 +4,7 @@ A scene is made for one browser (its session keeps the scene's name) and
 names one temporary QR code of the Official Account. Its record says what
 became of it: ``waiting`` for a scan, ``scanned`` (awaiting a confirmation
 in WeChat; ``scanners`` holds who scanned), ``confirmed`` (by ``openid``),
-``spent`` (the waiting browser logged in with it) or ``used`` (cancelled in
+``spent`` (the waiting browser logged in with it) or ``used`` (canceled in
 WeChat). Every change is made under a :func:`~.locks.store_lock` of its
 own, so two scans, two confirmations or two polls never both win. The
 expiry is ours (``expires_at``), not WeChat's ``expire_seconds``.

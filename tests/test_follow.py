@@ -168,7 +168,7 @@ def test_cancel_marks_it_used(site: Site, fake_wechat: FakeWeChat) -> None:
     site.open_follow(browser)
     user = fake_wechat.users[0]
     cancelled = confirm(link_in(site.scan(user)), user, "cancel")
-    assert cancelled.status_code == 200 and "cancelled" in cancelled.text
+    assert cancelled.status_code == 200 and "Login canceled" in cancelled.text
     assert site.status(browser)["status"] == "used"
     assert browser.get(f"{site.base}/private", allow_redirects=False).status_code != 200
     assert site.scan(user) == "This QR code has been used. Get a new one on the computer."

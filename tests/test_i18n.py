@@ -41,11 +41,16 @@ def _po_files(source: str, domain: str) -> list[Path]:
     return sorted((ROOT / source / "translations").glob(f"*/LC_MESSAGES/{domain}.po"))
 
 
-def _ids(messages: t.Iterable[t.Any]) -> set[str]:
-    return {m.id for m in messages if m.id}
+def _key(message_id: t.Any) -> str | tuple[str, ...]:
+    """A msgid as a set holds it: a plural's singular and plural as one tuple."""
+    return message_id if isinstance(message_id, str) else tuple(message_id)
 
 
-def _extracted(source: str) -> set[str]:
+def _ids(messages: t.Iterable[t.Any]) -> set[str | tuple[str, ...]]:
+    return {_key(m.id) for m in messages if m.id}
+
+
+def _extracted(source: str) -> set[str | tuple[str, ...]]:
     """The msgids in the sources now, extracted as babel.cfg says."""
     config = configparser.ConfigParser()
     config.read(ROOT / "babel.cfg")
@@ -54,7 +59,7 @@ def _extracted(source: str) -> set[str]:
         for method, pattern in (section.split(":", 1) for section in config.sections())
     ]
     found = extract_from_dir(ROOT / source, method_map, keywords=KEYWORDS)
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    return {_key(message) for _, _, message, _, _ in found}
 
 
 @pytest.mark.parametrize(("source", "domain"), CATALOGS)
@@ -86,8 +91,8 @@ def test_catalogs_are_complete_and_compiled(source: str, domain: str) -> None:
         # The .mo files are committed (so a checkout or sdist needs no build
         # step): each must hold exactly what its .po says, whatever the mtimes.
         with po.with_suffix(".mo").open("rb") as f:
-            compiled = {m.id: m.string for m in read_mo(f) if m.id}
-        assert compiled == {m.id: m.string for m in catalog if m.id}, (
+            compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
+        assert compiled == {_key(m.id): _key(m.string) for m in catalog if m.id}, (
             f"{po.with_suffix('.mo')} is not {po.name} compiled: run scripts/update-translations.sh"
         )
 
@@ -104,7 +109,8 @@ _NOT_OUR_ENGLISH = re.compile(
 def test_one_english_log_in_and_american_spelling(source: str, domain: str) -> None:
     with (ROOT / source / "translations" / f"{domain}.pot").open("rb") as f:
         template = _ids(read_po(f))
-    assert sorted(m for m in template if _NOT_OUR_ENGLISH.search(m)) == []
+    texts = [text for m in template for text in ([m] if isinstance(m, str) else m)]
+    assert sorted(text for text in texts if _NOT_OUR_ENGLISH.search(text)) == []
 
 
 def test_the_english_checker_finds_other_english() -> None:

@@ -429,6 +429,7 @@ def test_a_relay_only_site_answers_every_login_route_with_the_setup_page(
         "wechat.qrcode",
         "wechat.authorized",
         "wechat.logout",
+        "wechat.code_login",
         "wechat.relay",
         "wechat.follow",
         "wechat.follow_confirm",

@@ -341,6 +341,7 @@ def test_no_route_answers_options(app: Flask) -> None:
         "wechat.follow": {"GET", "HEAD"},
         "wechat.follow_status": {"GET", "HEAD"},
         "wechat.follow_confirm": {"GET", "HEAD", "POST"},
+        "wechat.code_login": {"GET", "HEAD", "POST"},
     }
     # The JSON routes of apps and single-page sites (tests/test_apps.py) answer
     # a preflight, without any CORS header: only a site's own CORS allows one.

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import typing as t
 
+from ..agents import in_wechat_browser
 from .app import MOBILE_APP
 from .base import Flow
+from .code import CODE
 from .follow import FOLLOW
 from .miniprogram import MINIPROGRAM
 from .mp import IN_WECHAT
 from .qr import QR
 
 #: Inside WeChat's browser the Official Account, else (and anywhere) the website
-#: app, else the follow sign-in; the apps' ways in take no browser.
-FLOWS: tuple[Flow, ...] = (IN_WECHAT, MOBILE_APP, MINIPROGRAM, QR, FOLLOW)
+#: app, else the follow sign-in, else the code sign-in; the apps' ways in take no browser.
+FLOWS: tuple[Flow, ...] = (IN_WECHAT, MOBILE_APP, MINIPROGRAM, QR, FOLLOW, CODE)
 
 
 def choose(
@@ -30,4 +32,7 @@ def choose(
         flow = named[mode]
         return flow if flow.configured(config) else None
     # The website app takes any browser; without one, the follow or code sign-in does.
+    # In WeChat's browser, whose own screen cannot be scanned, the ways made for it first.
+    if in_wechat_browser(user_agent):
+        flows = sorted(flows, key=lambda flow: not (flow.in_wechat_only or flow.fits_wechat))
     return next(flow for flow in flows if flow.configured(config) and flow.takes(user_agent))

@@ -56,6 +56,9 @@ class Flow:
     console_refuses_port: bool = False
     #: A browser logs in this way (else an app posts to the way's own route).
     browser: bool = True
+    #: Made for WeChat's own browser too, where a QR code on the screen cannot be
+    #: scanned: there it goes before the ways in that merely take any browser.
+    fits_wechat: bool = False
 
     def configured(self, config: t.Mapping[str, t.Any]) -> bool:
         return bool(config.get(self.appid_key))

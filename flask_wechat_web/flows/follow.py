@@ -328,13 +328,13 @@ def _decide(state: WeChatWebState, scene: str, mine: dict[str, t.Any]) -> Respon
             record.update(status="confirmed", openid=mine["openid"])
             return "done"
         record["status"] = "used"
-        return "cancelled"
+        return "canceled"
 
     _, outcome = scenes.change(state, scene, decide)
     session.pop(CONFIRM_KEY, None)
     if outcome is None:
         return _confirm_page("unknown", 404)
-    return _confirm_page(outcome, 200 if outcome in ("done", "cancelled") else 410)
+    return _confirm_page(outcome, 200 if outcome in ("done", "canceled") else 410)
 
 
 def _confirm_page(step: str, code: int = 200, **context: t.Any) -> Response:

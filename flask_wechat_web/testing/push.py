@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import secrets
 import time
 import typing as t
@@ -38,6 +39,8 @@ ORIGINAL_ID = "gh_fa4ec0ffee01"
 #: WeChat's deadline for an answer, and how many times it delivers a push.
 DEADLINE = 5.0
 DELIVERIES = 3
+#: A sign-in code as the site's reply shows it.
+_LOGIN_CODE = re.compile(r"(?<![0-9])[0-9]{4} [0-9]{4}(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ class Delivery:
     @property
     def taken(self) -> bool:
         return self.status == 200 and (self.text in ("", "success") or self.reply is not None)
+
+    @property
+    def login_code(self) -> str | None:
+        """The sign-in code in the reply (``1234 5678``), as the person copies it; else ``None``."""
+        found = _LOGIN_CODE.search(self.reply or "")
+        return found.group(0) if found else None
 
 
 def _xml(fields: t.Mapping[str, str | int]) -> bytes:
