@@ -179,13 +179,15 @@ def urls_command(show_token: bool) -> None:
         )
         raise SystemExit(1)
     parts = urlsplit(callback)
-    click.echo(f"{'Relay URL' if relays else 'Callback URL'}: {callback}")
     # A relay's sites may log in either way: its one domain goes in every console.
     # The website app's first: the way in of any browser, after those made for one.
     browser_flows = [flow for flow in get_state(app).flows if flow.browser]
+    if relays or any(flow.console and flow.configured(app.config) for flow in browser_flows):
+        click.echo(f"{'Relay URL' if relays else 'Callback URL'}: {callback}")
     consoles: set[str] = set()
     for flow in sorted(browser_flows, key=lambda flow: flow.in_wechat_only):
-        if not (relays or flow.configured(app.config)) or flow.console in consoles:
+        configured = relays or flow.configured(app.config)
+        if not (configured and flow.console) or flow.console in consoles:
             continue
         consoles.add(flow.console)
         click.echo(f"{flow.app_kind[0].upper()}{flow.app_kind[1:]}: enter {parts.hostname}")

@@ -14,7 +14,7 @@ def run(app: Flask, *args: str) -> tuple[int, str]:
     result = app.test_cli_runner().invoke(args=["wechat", *args])
     output = result.output  # stdout and stderr, interleaved
     for key in ("WECHAT_WEB_SECRET", "WECHAT_WEB_MP_SECRET"):
-        assert app.config[key] not in output
+        assert not app.config[key] or app.config[key] not in output
     return result.exit_code, output
 
 
@@ -184,3 +184,27 @@ def test_check_online_asks_for_the_server_token_of_the_account_sign_ins(
     code, output = run(app, "check", "--online")
     assert code == 1
     assert "IP" in output and "白名单" in output
+
+
+def test_urls_of_a_site_with_only_an_official_account(fake_wechat: FakeWeChat) -> None:
+    config = {
+        "SERVER_NAME": "shop.example.com",
+        "PREFERRED_URL_SCHEME": "https",
+        "WECHAT_WEB_APPID": None,
+        "WECHAT_WEB_SECRET": None,
+        **fake_wechat.push_config(),
+    }
+    app, _ = make_app(fake_wechat, WECHAT_WEB_FOLLOW_LOGIN=True, **config)
+    code, output = run(app, "urls")
+    assert code == 0, output
+    assert "Website app" not in output
+    assert output.count("网页授权域名") == 1  # the confirmation page's, said once
+    assert "https://shop.example.com/wechat/mp/push" in output
+    # The code login sends no browser to WeChat: the push is all it needs.
+    app, _ = make_app(
+        fake_wechat, WECHAT_WEB_CODE_LOGIN=True, WECHAT_WEB_MP_WEB_AUTH=False, **config
+    )
+    code, output = run(app, "urls")
+    assert code == 0, output
+    assert "Callback URL" not in output and "网页授权域名" not in output
+    assert "https://shop.example.com/wechat/mp/push" in output

@@ -31,6 +31,15 @@ if t.TYPE_CHECKING:
     from ..state import WeChatWebState
 
 
+#: Where the Official Account's console takes the domain of its web authorization.
+MP_WEB_AUTH_CONSOLE = (
+    "mp.weixin.qq.com > 设置与开发 > 公众号设置 > 功能设置 > 网页授权域名"
+    " (web authorization domain)"
+)
+#: What else it asks of that domain.
+MP_VERIFY_NOTE = "(WeChat asks you to serve its MP_verify_*.txt file at that domain's root.)"
+
+
 @dataclass(frozen=True)
 class Flow:
     """A way in through one of WeChat's authorize pages, with the app it logs in through."""
@@ -46,7 +55,8 @@ class Flow:
     authorize_path: str
     #: Its remote app's name in the Authlib registry.
     remote_name: str
-    #: Where the app's console takes the callback's domain (``flask wechat urls``).
+    #: Where the app's console takes the callback's domain (``flask wechat urls``);
+    #: empty for a way in that sends no browser to WeChat.
     console: str
     #: Taken only in WeChat's own browser (else in any browser).
     in_wechat_only: bool = False

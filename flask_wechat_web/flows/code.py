@@ -120,8 +120,7 @@ CODE = CodeFlow(
     scope_key="",
     authorize_path="",
     remote_name="wechat_mp",
-    console="mp.weixin.qq.com > 设置与开发 > 基本配置 > 服务器配置 (server configuration),"
-    " as the host of the push URL (…/mp/push)",
+    console="",  # no browser goes to WeChat: only the push (flask wechat urls names it)
     fits_wechat=True,
 )
 

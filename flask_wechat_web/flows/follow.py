@@ -32,7 +32,7 @@ from ..errors import APIUnauthorizedError, ConfigurationError, WeChatError
 from ..pages import page, safe_next, site_root
 from ..server_token import with_server_token
 from ..state import login_state
-from .base import Flow
+from .base import MP_VERIFY_NOTE, MP_WEB_AUTH_CONSOLE, Flow
 
 if t.TYPE_CHECKING:
     from ..push import MpPush
@@ -137,9 +137,9 @@ FOLLOW = FollowFlow(
     scope_key="WECHAT_WEB_MP_SCOPE",
     authorize_path="connect/oauth2/authorize",
     remote_name="wechat_mp",
-    console="mp.weixin.qq.com > 设置与开发 > 基本配置 > 服务器配置 (server configuration: "
-    "the push URL); 公众号设置 > 功能设置 > 网页授权域名 (web authorization domain, "
-    "for the confirmation page)",
+    # The confirmation page learns who opens it through the web authorization.
+    console=MP_WEB_AUTH_CONSOLE,
+    console_note=MP_VERIFY_NOTE,
     console_refuses_port=True,
 )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from .base import Flow
+from .base import MP_VERIFY_NOTE, MP_WEB_AUTH_CONSOLE, Flow
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,8 @@ IN_WECHAT = InWeChatFlow(
     scope_key="WECHAT_WEB_MP_SCOPE",
     authorize_path="connect/oauth2/authorize",
     remote_name="wechat_mp",
-    console="mp.weixin.qq.com > 设置与开发 > 公众号设置 > 功能设置 > 网页授权域名"
-    " (web authorization domain)",
+    console=MP_WEB_AUTH_CONSOLE,
     in_wechat_only=True,
-    console_note="(WeChat asks you to serve its MP_verify_*.txt file at that domain's root.)",
+    console_note=MP_VERIFY_NOTE,
     console_refuses_port=True,
 )
