@@ -82,3 +82,28 @@ def test_a_held_request_knows_the_browser_by_its_cookie_alone(
         confirm(link_in(reply), user)
         assert mine.result()["status"] == "done"
     assert other.get(f"{site.base}/private", allow_redirects=False).status_code != 200
+
+
+def test_a_phone_scans_through_the_fakes_http_form(site: Site, fake_wechat: FakeWeChat) -> None:
+    # As a benchmark or a test drives a fake in another process: POST /_fake/scan.
+    assert fake_wechat.server is not None
+    scan_url = f"{fake_wechat.server.open_base_url}/_fake/scan"
+    browser = site.browser()
+    site.open_follow(browser)
+    form = {"qr": site.latest_qr(), "url": site.served.push_url + "?from=test", "user": "bob"}
+    answer = requests.post(scan_url, data=form, timeout=10)
+    assert answer.status_code == 200, answer.text
+    delivery = answer.json()
+    assert delivery["status"] == 200 and delivery["deliveries"] == 1
+    user = next(user for user in fake_wechat.users if user.key == "bob")
+    assert fake_wechat.follows(user)
+    confirm(link_in(delivery["reply"]), user)
+    assert site.status(browser)["status"] == "done"
+    for bad in ({"url": "http://example.com/push"}, {"user": "<b>"}, {"mode": "loud"}):
+        assert requests.post(scan_url, data={**form, **bad}, timeout=10).status_code == 400
+    unknown = requests.post(scan_url, data={**form, "qr": "nope"}, timeout=10)
+    assert unknown.status_code == 404
+    browser.get(f"{site.base}/wechat/follow?new=1")
+    fake_wechat.advance(301)
+    expired = requests.post(scan_url, data={**form, "qr": site.latest_qr()}, timeout=10)
+    assert (expired.status_code, expired.json()) == (410, {"expired": True})

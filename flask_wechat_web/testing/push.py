@@ -150,7 +150,8 @@ class Pusher:
             body = _xml({**outer, "Encrypt": encrypted})
             query["encrypt_type"] = "aes"
             query["msg_signature"] = signature(token, stamp, nonce, encrypted)
-        delivery = self.deliver(f"{url}?{urlencode(query)}", body, deadline=deadline)
+        joined = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+        delivery = self.deliver(joined, body, deadline=deadline)
         reply = _reply_text(
             delivery, token, aes_key if mode != "plaintext" else None, self.mp_app.appid
         )
@@ -192,7 +193,7 @@ class Pusher:
         url, kind = form.get("url", ""), form.get("message", "")
         user = self.user if form.get("user") is None else self._user_named(form.get("user"))
         mode = form.get("mode", "safe")
-        if not _loopback(url) or user is None or mode not in MODES:
+        if not loopback(url) or user is None or mode not in MODES:
             text = "url must be a loopback http URL; user and mode well-formed"
             return Response(text, 400, content_type="text/plain")
         if kind == "text":
@@ -205,7 +206,7 @@ class Pusher:
         return Response(json.dumps(asdict(delivery)), content_type="application/json")
 
 
-def _loopback(url: str) -> bool:
+def loopback(url: str) -> bool:
     """Whether ``url`` is an http(s) URL on loopback: the fake pushes nowhere else."""
     try:
         parts = urlsplit(url)
