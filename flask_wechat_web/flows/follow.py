@@ -273,6 +273,7 @@ def _poll(state: WeChatWebState) -> tuple[str, str]:
     """This browser's scene's status and ``next``; logged in on the first poll once confirmed.
 
     Known by the session alone: the scene and the ticket are no secret.
+    A login that fails (its database down) leaves the scene confirmed.
     """
     data = _session.data()
     scene = data.get("follow")
@@ -289,10 +290,18 @@ def _poll(state: WeChatWebState) -> tuple[str, str]:
         r["status"] = "spent"
         return True
 
+    def unspend(r: scenes.Record) -> None:
+        if r["status"] == "spent":
+            r["status"] = "confirmed"
+
     record, spent = scenes.change(state, t.cast(str, scene), spend)
     if not spent or record is None:
         return "used", site_root()
-    followers.log_in_follower(state, record["openid"], FOLLOW.name)
+    try:
+        followers.log_in_follower(state, record["openid"], FOLLOW.name)
+    except WeChatError:  # the database or WeChat down: the next ask tries again
+        scenes.change(state, t.cast(str, scene), unspend)
+        raise
     data.set("follow", None)
     return "done", record["next"]
 
