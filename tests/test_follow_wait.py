@@ -101,6 +101,10 @@ def test_a_phone_scans_through_the_fakes_http_form(site: Site, fake_wechat: Fake
     assert site.status(browser)["status"] == "done"
     for bad in ({"url": "http://example.com/push"}, {"user": "<b>"}, {"mode": "loud"}):
         assert requests.post(scan_url, data={**form, **bad}, timeout=10).status_code == 400
+    browser.get(f"{site.base}/wechat/follow?new=1")
+    newest = {key: value for key, value in form.items() if key != "qr"}
+    again = requests.post(scan_url, data=newest, timeout=10).json()
+    assert again["reply"] is not None and "/wechat/follow/confirm/" in again["reply"]
     unknown = requests.post(scan_url, data={**form, "qr": "nope"}, timeout=10)
     assert unknown.status_code == 404
     browser.get(f"{site.base}/wechat/follow?new=1")

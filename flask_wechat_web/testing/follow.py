@@ -206,9 +206,10 @@ class QRCodes:
     def _scan_request(self, request: Request) -> Response:
         """``POST /_fake/scan``: :meth:`scan` for a fake in another process.
 
-        The form's ``qr`` (the QR code's ticket or ``url``), ``url`` (the
-        site's push URL, on loopback), ``user`` and ``mode``; the answer is
-        the :class:`~.push.Delivery` as JSON, or 410 ``{"expired": true}``.
+        The form's ``qr`` (the QR code's ticket or ``url``; left out, the
+        newest the fake made, as the sandbox scans), ``url`` (the site's push
+        URL, on loopback), ``user`` and ``mode``; the answer is the
+        :class:`~.push.Delivery` as JSON, or 410 ``{"expired": true}``.
         """
         form = request.form
         url, mode = form.get("url", ""), form.get("mode", "safe")
@@ -216,8 +217,12 @@ class QRCodes:
         if not loopback(url) or user is None or mode not in MODES:
             text = "url must be a loopback http URL; user and mode well-formed"
             return Response(text, 400, content_type="text/plain")
+        qr = form.get("qr")
+        if qr is None:
+            with self._lock:
+                qr = next(reversed(self.qrcodes), "")
         try:
-            delivery = self.scan(form.get("qr", ""), url, user, mode=mode)
+            delivery = self.scan(qr, url, user, mode=mode)
         except KeyError:
             return Response("no QR code has this ticket or url", 404, content_type="text/plain")
         if delivery is None:

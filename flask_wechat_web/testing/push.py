@@ -55,6 +55,8 @@ class Delivery:
     text: str
     deliveries: int
     reply: str | None = None
+    #: Seconds the last delivery took, from sending the POST to its answer.
+    seconds: float = 0.0
 
     @property
     def taken(self) -> bool:
@@ -162,11 +164,13 @@ class Pusher:
         headers = {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"}
         sender = self.push_session or requests
         for delivery in range(1, DELIVERIES + 1):
+            began = time.perf_counter()
             try:
                 answer = sender.post(url, data=body, headers=headers, timeout=deadline)
             except requests.Timeout:
                 continue
-            return Delivery(answer.status_code, answer.text, delivery)
+            seconds = time.perf_counter() - began
+            return Delivery(answer.status_code, answer.text, delivery, seconds=seconds)
         return Delivery(None, "", DELIVERIES)
 
     def verify_push_url(
