@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import typing as t
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -70,6 +71,8 @@ class Waiter:
         self.logged_in_at: float | None = None
         self.ended = threading.Event()
         self.outcome = "waiting"
+        #: The status answers' HTTP statuses, and cut-offs.
+        self.seen: Counter[int | str] = Counter()
 
     def get(self, path: str) -> requests.Response:
         headers = {UPSTREAM_HEADER: self.host.number}
@@ -83,24 +86,30 @@ class Waiter:
         threading.Thread(target=self._wait, daemon=True).start()
 
     def _wait(self) -> None:
-        known = "waiting"
+        """Ask until logged in or told a final status; a 5xx or a cut-off is asked again."""
+        known, give_up = "waiting", time.monotonic() + 120
         try:
-            while True:
+            while time.monotonic() < give_up:
                 began = time.monotonic()
                 self.asks += 1
-                answer = self.get(f"/wechat/follow/status?wait={WAIT}&known={known}")
-                if answer.status_code != 503:  # else asked again, as the script does
-                    status = answer.json().get("status", "failed")
-                    if status == "done":
-                        page = self.get(answer.json()["next"])
-                        if page.status_code == 200:
-                            self.logged_in_at = time.perf_counter()
-                        self.outcome = f"done {page.status_code}"
-                        return
-                    if status not in ("waiting", "scanned"):
-                        self.outcome = status
-                        return
-                    known = status
+                try:
+                    answer = self.get(f"/wechat/follow/status?wait={WAIT}&known={known}")
+                except requests.RequestException:
+                    self.seen["cut off"] += 1
+                else:
+                    self.seen[answer.status_code] += 1
+                    if answer.status_code < 500:
+                        status = answer.json().get("status", "failed")
+                        if status == "done":
+                            page = self.get(answer.json()["next"])
+                            if page.status_code == 200:
+                                self.logged_in_at = time.perf_counter()
+                            self.outcome = f"done {page.status_code}"
+                            return
+                        if status not in ("waiting", "scanned"):
+                            self.outcome = status
+                            return
+                        known = status
                 time.sleep(max(0.0, began + GAP - time.monotonic()))
         except requests.RequestException as error:
             self.outcome = f"cut off: {type(error).__name__}"
