@@ -9,6 +9,7 @@ chosen round-trip time, and three sites in processes of their own
 Rounds are interleaved, warm-up logins dropped. Prints a table, the mobile
 app's and the mini program's logins and the bearer token's cost
 (``benchmarks/apps.py``), the three-host run (``benchmarks/topology.py``),
+scan to follow on three hosts (``benchmarks/follow.py``),
 the cost of other routes
 (``benchmarks/overhead.py``) and the session cookie a login leaves
 (``benchmarks/cookies.py``), and writes ``benchmarks/results/login.json``
@@ -31,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import apps, cookies, overhead, topology
+from . import apps, cookies, follow, overhead, topology
 from .login_report import plot, ratios, table
 from .rig import Site, fake_wechat, rig_call_seconds
 from .rtt_proxy import RTTProxy
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     print(cookies.report(cookie_sizes))
     print(apps.report(app_logins, bearer))
     print(topology.report())  # the same login on three hosts behind nginx
+    print(follow.report())  # scan to follow on the same three hosts
     print()
     print("CPU per request to a route outside the blueprint (us):", cost["cpu_us_per_request"])
     print(

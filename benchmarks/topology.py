@@ -35,11 +35,23 @@ import redis
 import requests
 import trustme
 
+from flask_wechat_web.testing.push import PUSH_AES_KEY, PUSH_TOKEN
+
 from .rtt_proxy import RTTProxy
 from .topology_figures import cpu_per_login, figures, format_row
 from .topology_load import load
 from .topology_nginx import BALANCER, NGINX, Nginx
-from .topology_servers import FAKE, HOSTS, ROOT, RTT, AppHost, Postgres, Redis, Service
+from .topology_servers import (
+    FAKE,
+    HOSTS,
+    ROOT,
+    RTT,
+    AppHost,
+    Postgres,
+    Redis,
+    Service,
+    free_port,
+)
 
 
 def missing_servers() -> list[str]:
@@ -77,6 +89,8 @@ class Topology:
         service.start()
 
     def _start(self) -> None:
+        # nginx's port first: the Official Account's web authorization domain names it.
+        self.balancer_port = free_port(BALANCER)
         self._fake_over_tls()
         self.postgres = Postgres()
         self._stack.callback(shutil.rmtree, self.postgres.base, ignore_errors=True)
@@ -92,6 +106,11 @@ class Topology:
             "REDIS_URL": self.redis.url,
             "SECRET_KEY": "topology test secret",
             "REQUESTS_CA_BUNDLE": str(self.ca),
+            # The follow sign-in, its push in safe mode with the fake account's console settings.
+            "WECHAT_WEB_FOLLOW_LOGIN": "true",
+            "WECHAT_WEB_CODE_LOGIN": "true",
+            "WECHAT_WEB_MP_TOKEN": PUSH_TOKEN,
+            "WECHAT_WEB_MP_AES_KEY": PUSH_AES_KEY,
         }
         init_db = [sys.executable, "-m", "flask", "--app", "example", "init-db"]
         subprocess.run(
@@ -100,9 +119,10 @@ class Topology:
         self.hosts = [AppHost(address, self.base, env) for address in HOSTS]
         for host in self.hosts:
             self._service(host)
-        self.nginx = Nginx(self.base / "nginx", self.hosts)
+        self.nginx = Nginx(self.base / "nginx", self.hosts, self.balancer_port)
         self._service(self.nginx)
         self.url = self.nginx.url
+        self.push_url = f"{self.url}/wechat/mp/push"
 
     def _fake_over_tls(self) -> None:
         ca = trustme.CA()
@@ -111,7 +131,8 @@ class Topology:
         ca.cert_pem.write_to_path(str(self.ca))
         cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
         argv = [sys.executable, "-m", "flask_wechat_web.testing", "--host", FAKE]
-        argv += ["--certfile", str(cert_file), "--threads", "64", "--domain", BALANCER]
+        domain = f"{BALANCER}:{self.balancer_port}"
+        argv += ["--certfile", str(cert_file), "--threads", "64", "--domain", domain]
         log = (self.base / "fake.log").open("wb")
         fake = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
         self._stack.callback(log.close)

@@ -20,6 +20,9 @@ NGINX = "/usr/sbin/nginx"
 FAIL_TIMEOUT = 3
 #: The request header pinning a request to one host, by its address's last number.
 UPSTREAM_HEADER = "X-Upstream"
+#: The same as a query parameter, for requests whose headers the client does not
+#: choose: the fake WeChat's pushes (their signature does not cover the URL).
+UPSTREAM_QUERY = "upstream"
 
 #: Where nginx sends a request, and what it retries. The callback is a GET, so
 #: nginx counts it idempotent, but it is not at WeChat: its code is single use.
@@ -45,10 +48,11 @@ http {{
 {servers}
     }}
     # One upstream per host, for requests pinned to it by the load test's
-    # X-Upstream header (the last number of the host's address). A request
-    # without the header, or with any other value, goes to the round robin.
+    # X-Upstream header or upstream query parameter (the last number of the
+    # host's address). A request with neither, or any other value, goes to
+    # the round robin.
 {pinned}
-    map $http_x_upstream $app_upstream {{
+    map "$http_x_upstream$arg_{upstream_query}" $app_upstream {{
         default example;
 {choices}
     }}
@@ -96,8 +100,8 @@ UNAVAILABLE_PAGE = (
 
 
 class Nginx(Service):
-    def __init__(self, base: Path, hosts: t.Sequence[AppHost]) -> None:
-        port = free_port(BALANCER)
+    def __init__(self, base: Path, hosts: t.Sequence[AppHost], port: int | None = None) -> None:
+        port = port or free_port(BALANCER)
         (base / "tmp").mkdir(parents=True, exist_ok=True)
         (base / "_unavailable.html").write_text(UNAVAILABLE_PAGE)
         servers = "\n".join(
@@ -117,6 +121,7 @@ class Nginx(Service):
                 pinned=pinned,
                 choices=choices,
                 listen=f"{BALANCER}:{port}",
+                upstream_query=UPSTREAM_QUERY,
             )
         )
         argv = [NGINX, "-p", base, "-e", base / "error.log", "-c", conf]

@@ -31,7 +31,10 @@ HOSTS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 FAKE = "127.0.0.20"
 RTT = 0.030
 WORKERS = 2
-THREADS = 4
+#: Threads per worker. The follow sign-in's waiting pages each hold a request
+#: up to 10 s (a long poll): 50 pages pinned to one host need 25 per worker,
+#: and a worker may accept more than its half, so there is room to spare.
+THREADS = 48
 #: The request header naming a request's login and step, written to every access log.
 LOAD_HEADER = "X-Load"
 _CLOCK_TICK = os.sysconf("SC_CLK_TCK")

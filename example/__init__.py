@@ -244,7 +244,7 @@ def _settings_from_env() -> dict[str, t.Any]:
     for key, value in os.environ.items():
         if not key.startswith("WECHAT_WEB_"):
             continue
-        if key.endswith(("APPID", "SECRET")):  # an all-digit secret stays a string
+        if key.endswith(("APPID", "SECRET", "_TOKEN", "_AES_KEY")):  # all digits: a string
             settings[key] = value
             continue
         try:

@@ -7,15 +7,19 @@ who scanned and replies with a link to ``/follow/confirm/<scene>``, where
 the person, known by the account's ``snsapi_base`` web authorization,
 confirms or cancels. Scanning is no consent (a follower sees no prompt),
 hence that step, unless ``WECHAT_WEB_FOLLOW_CONFIRM = False``. The waiting
-page polls ``/follow/status``, which knows the browser by its session
-cookie alone (the ticket is no secret), and logs it in on the first poll
-after the confirmation.
+page asks ``/follow/status``, which knows the browser by its session
+cookie alone (the ticket is no secret), and logs it in on the first ask
+after the confirmation. It asks with ``?wait=`` (a long poll): the answer
+is held while nothing changes, so a page costs one request per
+:data:`MAX_WAIT` seconds yet learns of the confirmation within
+:data:`RECHECK` seconds.
 """
 
 from __future__ import annotations
 
 import hmac
 import io
+import math
 import secrets
 import time
 import typing as t
@@ -47,6 +51,17 @@ _ACCOUNT_TYPE = (
     "account (接口测试号); a subscription account, or an unverified one, may use "
     "WECHAT_WEB_CODE_LOGIN instead."
 )
+#: The longest ``/follow/status?wait=`` holds an unchanged status, in seconds.
+MAX_WAIT = 10.0
+#: How often a held status request reads the scene again, in seconds.
+RECHECK = 0.15
+#: The page asks no sooner than this after its previous ask began. A held
+#: request answers a change that leaves the page waiting (``scanned``) only
+#: once it is this old, so that the page may ask again at once and a
+#: confirmation right after a scan is not left waiting for the gap.
+MIN_GAP = 2.0
+#: The statuses a request is held on; any other is final.
+_HELD = ("waiting", "scanned")
 
 
 @dataclass(frozen=True)
@@ -220,18 +235,45 @@ def follow() -> Response:
 
 
 def follow_status() -> Response:
-    """JSON for the waiting page: this session's scene, and the login once confirmed."""
+    """JSON for the waiting page: this session's scene, and the login once confirmed.
+
+    ``?wait=N`` holds the answer up to N seconds (at most :data:`MAX_WAIT`)
+    while the status stays what the page shows (``known``, else the status
+    found first), reading the store again every :data:`RECHECK` seconds.
+    A held request holds a server thread: size the threads for the pages
+    that wait at once.
+    """
+    began = time.monotonic()
     try:
-        status, next_url = _poll(login_state())
+        state = login_state()
+        status, next_url = _poll(state)
+        known = request.args.get("known")
+        known = known if known in _HELD else status
+        deadline = began + _wait_seconds(request.args.get("wait"))
+        while status in _HELD and (now := time.monotonic()) < deadline:
+            if status != known and now - began >= MIN_GAP:
+                break
+            time.sleep(min(RECHECK, deadline - now))
+            status, next_url = _poll(state)
     except WeChatError as error:
         return login.fail_json(error)
     return jsonify(status=status, next=next_url)
+
+
+def _wait_seconds(value: str | None) -> float:
+    """``?wait=``'s seconds, within 0 and :data:`MAX_WAIT`; 0 for anything else."""
+    try:
+        seconds = float(value or 0)
+    except ValueError:
+        return 0.0
+    return min(seconds, MAX_WAIT) if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
 def _poll(state: WeChatWebState) -> tuple[str, str]:
     """This browser's scene's status and ``next``; logged in on the first poll once confirmed.
 
     Known by the session alone: the scene and the ticket are no secret.
+    A login that fails (its database down) leaves the scene confirmed.
     """
     data = _session.data()
     scene = data.get("follow")
@@ -248,10 +290,18 @@ def _poll(state: WeChatWebState) -> tuple[str, str]:
         r["status"] = "spent"
         return True
 
+    def unspend(r: scenes.Record) -> None:
+        if r["status"] == "spent":
+            r["status"] = "confirmed"
+
     record, spent = scenes.change(state, t.cast(str, scene), spend)
     if not spent or record is None:
         return "used", site_root()
-    followers.log_in_follower(state, record["openid"], FOLLOW.name)
+    try:
+        followers.log_in_follower(state, record["openid"], FOLLOW.name)
+    except WeChatError:  # the database or WeChat down: the next ask tries again
+        scenes.change(state, t.cast(str, scene), unspend)
+        raise
     data.set("follow", None)
     return "done", record["next"]
 

@@ -63,6 +63,8 @@ CALLS_PATH = "/_fake/calls"
 CODE_PATHS = {"app_code": "/_fake/app-code", "miniprogram_code": "/_fake/miniprogram-code"}
 #: Not WeChat's: POST here to have the fake push to a site (``Pusher``'s form).
 PUSH_PATH = "/_fake/push"
+#: Not WeChat's: POST here to have a phone scan a QR code (``QRCodes``'s form).
+SCAN_PATH = "/_fake/scan"
 #: The made-up hosts an in-process fake stands for (see ``FakeWeChat.configure``).
 IN_PROCESS_OPEN_URL = "http://open.fake-wechat.invalid"
 IN_PROCESS_API_URL = "http://api.fake-wechat.invalid"
@@ -79,6 +81,7 @@ _OPEN_URLS = Map(
         Rule(CALLS_PATH, endpoint="calls", methods=["GET"]),
         *(Rule(path, endpoint=name, methods=["POST"]) for name, path in CODE_PATHS.items()),
         Rule(PUSH_PATH, endpoint="push", methods=["POST"]),
+        Rule(SCAN_PATH, endpoint="scan", methods=["POST"]),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -166,6 +169,8 @@ class FakeWeChat(Faults, Pages, Account, QRCodes, Pusher):
             response = self._phone_code(endpoint, request)
         elif endpoint == "push":
             response = self._push_request(request)
+        elif endpoint == "scan":
+            response = self._scan_request(request)
         elif endpoint in FAULT_ENDPOINTS:
             fault = self._count(endpoint)
             failed = self._fail(fault, environ) if fault is not None else None

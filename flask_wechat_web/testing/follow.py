@@ -10,7 +10,8 @@ at most 2592000 s, tickets that decode to the URL, the time and the life.
 ``showqrcode`` (on WeChat's other host) answers a JPEG for a ticket it
 issued. :meth:`QRCodes.scan` is the phone: a ``subscribe`` with
 ``qrscene_`` for someone who does not follow yet (who then does), a bare
-``SCAN`` for a follower, each with the code's ``Ticket``, pushed to the site.
+``SCAN`` for a follower, each with the code's ``Ticket``, pushed to the site;
+``POST /_fake/scan`` does the same for a fake in another process.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import secrets
 import struct
 import typing as t
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
@@ -28,6 +29,7 @@ from werkzeug.wrappers import Request, Response
 from .account import cgi_body
 from .api import Body, error
 from .model import ALNUM, FakeApp
+from .push import MODES, loopback
 
 if t.TYPE_CHECKING:
     from .model import FakeUser
@@ -101,6 +103,7 @@ class QRCodes:
             self, name: str, *, scene: str | None = None, user: FakeUser | None = None
         ) -> dict[str, str | int]: ...
         def push(self, url: str, message: t.Mapping[str, str | int], **kw: t.Any) -> Delivery: ...
+        def _user_named(self, key: str | None) -> FakeUser | None: ...
 
     def _reset_qrcodes(self) -> None:
         """Called by ``reset`` with the lock held."""
@@ -199,3 +202,29 @@ class QRCodes:
             self.follow(user, app)
         message = {**self.event(name, scene=code.scene, user=user), "Ticket": ticket}
         return self.push(push_url, message, mode=mode)
+
+    def _scan_request(self, request: Request) -> Response:
+        """``POST /_fake/scan``: :meth:`scan` for a fake in another process.
+
+        The form's ``qr`` (the QR code's ticket or ``url``; left out, the
+        newest the fake made, as the sandbox scans), ``url`` (the site's push
+        URL, on loopback), ``user`` and ``mode``; the answer is the
+        :class:`~.push.Delivery` as JSON, or 410 ``{"expired": true}``.
+        """
+        form = request.form
+        url, mode = form.get("url", ""), form.get("mode", "safe")
+        user = self.user if form.get("user") is None else self._user_named(form.get("user"))
+        if not loopback(url) or user is None or mode not in MODES:
+            text = "url must be a loopback http URL; user and mode well-formed"
+            return Response(text, 400, content_type="text/plain")
+        qr = form.get("qr")
+        if qr is None:
+            with self._lock:
+                qr = next(reversed(self.qrcodes), "")
+        try:
+            delivery = self.scan(qr, url, user, mode=mode)
+        except KeyError:
+            return Response("no QR code has this ticket or url", 404, content_type="text/plain")
+        if delivery is None:
+            return Response(json.dumps({"expired": True}), 410, content_type="application/json")
+        return Response(json.dumps(asdict(delivery)), content_type="application/json")

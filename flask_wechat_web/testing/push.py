@@ -58,6 +58,8 @@ class Delivery:
     text: str
     deliveries: int
     reply: str | None = None
+    #: Seconds the last delivery took, from sending the POST to its answer.
+    seconds: float = 0.0
 
     @property
     def taken(self) -> bool:
@@ -159,7 +161,8 @@ class Pusher:
             body = _xml({**outer, "Encrypt": encrypted})
             query["encrypt_type"] = "aes"
             query["msg_signature"] = signature(token, stamp, nonce, encrypted)
-        delivery = self.deliver(f"{url}?{urlencode(query)}", body, deadline=deadline)
+        joined = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+        delivery = self.deliver(joined, body, deadline=deadline)
         reply = _reply_text(
             delivery, token, aes_key if mode != "plaintext" else None, self.mp_app.appid
         )
@@ -170,11 +173,13 @@ class Pusher:
         headers = {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"}
         sender = self.push_session or requests
         for delivery in range(1, DELIVERIES + 1):
+            began = time.perf_counter()
             try:
                 answer = sender.post(url, data=body, headers=headers, timeout=deadline)
             except requests.Timeout:
                 continue
-            return Delivery(answer.status_code, answer.text, delivery)
+            seconds = time.perf_counter() - began
+            return Delivery(answer.status_code, answer.text, delivery, seconds=seconds)
         return Delivery(None, "", DELIVERIES)
 
     def verify_push_url(
@@ -201,7 +206,7 @@ class Pusher:
         url, kind = form.get("url", ""), form.get("message", "")
         user = self.user if form.get("user") is None else self._user_named(form.get("user"))
         mode = form.get("mode", "safe")
-        if not _loopback(url) or user is None or mode not in MODES:
+        if not loopback(url) or user is None or mode not in MODES:
             text = "url must be a loopback http URL; user and mode well-formed"
             return Response(text, 400, content_type="text/plain")
         if kind == "text":
@@ -214,7 +219,7 @@ class Pusher:
         return Response(json.dumps(asdict(delivery)), content_type="application/json")
 
 
-def _loopback(url: str) -> bool:
+def loopback(url: str) -> bool:
     """Whether ``url`` is an http(s) URL on loopback: the fake pushes nowhere else."""
     try:
         parts = urlsplit(url)
