@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import typing as t
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template, request, session
 from flask.sansio.app import App
@@ -56,6 +56,15 @@ def safe_next(value: str | None) -> str | None:
 def site_root() -> str:
     """The site's root path, where a login goes when it has no usable ``next``."""
     return f"{request.script_root}/"
+
+
+def site_name(config: t.Mapping[str, t.Any]) -> str:
+    """The site as the Official Account's replies and pages name it.
+
+    ``WECHAT_WEB_SITE_NAME``, else the host (without its port) this request came to.
+    """
+    configured = config.get("WECHAT_WEB_SITE_NAME")
+    return str(configured or urlsplit(request.host_url).hostname or request.host)
 
 
 def page(template: str, code: int = 200, **context: t.Any) -> Response:

@@ -154,6 +154,25 @@ def test_existing_follower_scans_bare_scene(site: Site, fake_wechat: FakeWeChat)
     assert site.status(browser)["status"] == "done"
 
 
+def test_done_stays_done_and_a_new_login_gets_a_new_qr_code(
+    site: Site, fake_wechat: FakeWeChat
+) -> None:
+    user = fake_wechat.users[0]
+    browser = site.browser()
+    site.open_follow(browser)
+    confirm(link_in(site.scan(user)), user)
+    assert site.status(browser)["status"] == "done"
+    assert site.status(browser)["status"] == "done"  # asked again: still this browser's login
+    assert len(site.identities) == 1  # logged in once
+    logout = browser.get(f"{site.base}/wechat/logout")
+    assert logout.status_code == 200
+    assert browser.post(f"{site.base}/wechat/logout").status_code in (200, 302)
+    assert site.status(browser)["status"] == "used"  # spent, and no longer logged in
+    site.open_follow(browser)  # logging in again: a QR code of its own
+    assert fake_wechat.calls["qrcode_create"] == 2
+    assert site.status(browser)["status"] == "waiting"
+
+
 def test_reload_reuses_the_qr_code(site: Site, fake_wechat: FakeWeChat) -> None:
     browser = site.browser()
     site.open_follow(browser)
@@ -204,7 +223,8 @@ def test_status_is_bound_to_the_session(site: Site, fake_wechat: FakeWeChat) -> 
         assert answer.json()["status"] == "expired"
     assert other.get(f"{site.base}/private", allow_redirects=False).status_code != 200
     assert site.status(browser)["status"] == "done"
-    assert site.status(browser)["status"] == "expired"  # spent: no second login
+    assert site.status(browser)["status"] == "done"  # the same login, not a second
+    assert len(site.identities) == 1
 
 
 def test_unknown_scene_and_foreign_ticket_ignored(site: Site, fake_wechat: FakeWeChat) -> None:

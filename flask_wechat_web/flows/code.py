@@ -23,7 +23,6 @@ import hmac
 import secrets
 import typing as t
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, request, url_for
 from werkzeug.exceptions import NotFound
@@ -32,7 +31,7 @@ from werkzeug.wrappers import Response
 from .. import _session, i18n, login, login_codes
 from ..errors import WeChatError, WeChatUnavailableError
 from ..followers import SCOPE, log_in_follower
-from ..pages import page, safe_next, site_root
+from ..pages import page, safe_next, site_name, site_root
 from ..state import get_state, login_state
 from .base import Flow
 
@@ -109,7 +108,7 @@ class CodeFlow(Flow):
             "Your login code for %(site)s: %(code)s. It expires in %(minutes)s minutes. "
             "Type it on %(site)s's login page. Never give it to anyone.",
             minutes,
-        ) % {"site": site_name(state), "code": login_codes.shown(code), "minutes": minutes}
+        ) % {"site": site_name(state.config), "code": login_codes.shown(code), "minutes": minutes}
 
 
 CODE = CodeFlow(
@@ -123,12 +122,6 @@ CODE = CodeFlow(
     console="",  # no browser goes to WeChat: only the push (flask wechat urls names it)
     fits_wechat=True,
 )
-
-
-def site_name(state: WeChatWebState) -> str:
-    """``WECHAT_WEB_SITE_NAME``, else the host this request came to."""
-    configured = state.config.get("WECHAT_WEB_SITE_NAME")
-    return str(configured or urlsplit(request.host_url).hostname or request.host)
 
 
 def code_login() -> Response:

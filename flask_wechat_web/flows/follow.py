@@ -27,13 +27,14 @@ from dataclasses import dataclass
 
 import segno
 from flask import Blueprint, jsonify, redirect, request, session, url_for
+from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .. import _session, followers, i18n, login, scenes
 from ..answers import QRCODE_CREATE_PATH
 from ..errors import APIUnauthorizedError, ConfigurationError, WeChatError
-from ..pages import page, safe_next, site_root
+from ..pages import page, safe_next, site_name, site_root
 from ..server_token import with_server_token
 from ..state import login_state
 from .base import MP_VERIFY_NOTE, MP_WEB_AUTH_CONSOLE, Flow
@@ -121,7 +122,7 @@ class FollowFlow(Flow):
 def _reply(state: WeChatWebState, scene: str, outcome: str) -> str:
     """The text the person reads in WeChat, in the site's own language."""
     gettext = i18n.translations(_site_locale(state)).gettext
-    site = site_name(state)
+    site = site_name(state.config)
     if outcome == "expired":
         return gettext("This QR code has expired. Get a new one on the computer.")
     if outcome == "used":
@@ -137,11 +138,6 @@ def _reply(state: WeChatWebState, scene: str, outcome: str) -> str:
 
 def _site_locale(state: WeChatWebState) -> str:
     return str(state.config.get("WECHAT_WEB_UI_LOCALE") or i18n.DEFAULT_LOCALE)
-
-
-def site_name(state: WeChatWebState) -> str:
-    """``WECHAT_WEB_SITE_NAME``, else the site's host."""
-    return str(state.config.get("WECHAT_WEB_SITE_NAME") or request.host)
 
 
 FOLLOW = FollowFlow(
@@ -215,7 +211,8 @@ def follow() -> Response:
         if record is not None and scenes.status(record, now) in ("waiting", "scanned"):
             if record["next"] != next_url:
                 scenes.change(state, t.cast(str, scene), lambda r: r.update(next=next_url))
-        elif record is None or request.args.get("new"):
+        elif record is None or record["status"] == "spent" or request.args.get("new"):
+            # Spent: this browser logged in with it already; a new login, a new QR code.
             scene, record = _create(state, next_url)
         current = scenes.status(record, now)
         if current == "confirmed":  # without script, a reload logs in
@@ -229,7 +226,7 @@ def follow() -> Response:
         qr=_qr_svg(record["url"]) if current in ("waiting", "scanned") else None,
         status=current,
         next=next_url,
-        site=site_name(state),
+        site=site_name(state.config),
         seconds=max(0, int(record["expires_at"] - now)),
     )
 
@@ -281,8 +278,10 @@ def _poll(state: WeChatWebState) -> tuple[str, str]:
     if record is None:
         return "expired", site_root()
     current = scenes.status(record, state.extension.clock())
+    if current == "spent":  # by this browser, the only one that holds the scene
+        return ("done" if current_user.is_authenticated else "used"), record["next"]
     if current != "confirmed":
-        return ("used" if current == "spent" else current), record["next"]
+        return current, record["next"]
 
     def spend(r: scenes.Record) -> bool:
         if r["status"] != "confirmed":
@@ -302,7 +301,6 @@ def _poll(state: WeChatWebState) -> tuple[str, str]:
     except WeChatError:  # the database or WeChat down: the next ask tries again
         scenes.change(state, t.cast(str, scene), unspend)
         raise
-    data.set("follow", None)
     return "done", record["next"]
 
 
@@ -331,7 +329,7 @@ def follow_confirm(scene: str) -> Response:
             return _confirm_page("used" if current != "expired" else current, 410)
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record["created_at"]))
         return _confirm_page(
-            "ask", record=record, when=when, token=mine["csrf"], site=site_name(state)
+            "ask", record=record, when=when, token=mine["csrf"], site=site_name(state.config)
         )
     except WeChatError as error:
         return login.fail(error)
