@@ -96,6 +96,10 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config.update(_settings_from_env())
     app.config.update(config or {})
+    if app.config.get("WECHAT_WEB_SANDBOX"):
+        # The sandbox's Official Account takes scans and messages: both sign-ins, no account.
+        app.config.setdefault("WECHAT_WEB_FOLLOW_LOGIN", True)
+        app.config.setdefault("WECHAT_WEB_CODE_LOGIN", True)
 
     _redis_sessions(app)
     db.init_app(app)

@@ -29,7 +29,7 @@ from .flows import FLOWS, choose
 from .pages import has_session, page, page_context, private_headers, safe_next, site_root
 from .relay import register as register_relay
 from .signals import wechat_logged_out
-from .state import WeChatWebState, login_state
+from .state import WeChatWebState, get_state, login_state
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def create_blueprint() -> Blueprint:
     bp = Blueprint("wechat", __name__, template_folder="templates")
     bp.after_request(private_headers)
     bp.context_processor(page_context)
+    bp.context_processor(ways_in)
     # No automatic OPTIONS: every route is a navigation that needs no CORS
     # preflight, so OPTIONS gets 405 like any other method a route refuses.
     bp.add_url_rule("/login", "login", login_view, provide_automatic_options=False)
@@ -55,6 +56,17 @@ def create_blueprint() -> Blueprint:
     bp.record(register_relay)  # /relay, only on an app with WECHAT_WEB_RELAY_SITES
     bp.record(push.register)  # /mp/push, only on an app with WECHAT_WEB_MP_TOKEN
     return bp
+
+
+def ways_in() -> dict[str, frozenset[str]]:
+    """``wechat_ways``: the names of the ways in a browser may take (``?mode=``).
+
+    The pages offer each other by it: the QR page the follow and code
+    sign-ins, the phone's page the code, the follow and code pages each other.
+    """
+    state = get_state()
+    ways = (flow.name for flow in state.flows if flow.browser and flow.configured(state.config))
+    return {"wechat_ways": frozenset(ways)}
 
 
 def login_view() -> Response:

@@ -39,6 +39,7 @@ class QRFlow(Flow):
             has_mp=any(flow.configured(state.config) for flow in in_wechat),
             open_url=url_for("wechat.login", next=next_url, _external=True),
             qr_url=url_for("wechat.login", next=next_url, mode=self.name),
+            next=next_url,
         )
 
     def page_lang(self) -> str | None:
