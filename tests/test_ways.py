@@ -32,7 +32,9 @@ def client(fake: FakeWeChat, follow: bool, code: bool, **config: t.Any) -> Flask
         **fake.push_config(),
         **config,
     )
-    return app.test_client()
+    browser = app.test_client()
+    browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the links' English, as asserted
+    return browser
 
 
 def offered(html: str) -> dict[str, list[str]]:
