@@ -94,10 +94,12 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url()
     # A connection the server closed (a restart) is replaced, not used and failed.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # How the Official Account's replies and pages name the site.
+    app.config["WECHAT_WEB_SITE_NAME"] = "Flask-WeChat-Web"
     app.config.update(_settings_from_env())
     app.config.update(config or {})
     if app.config.get("WECHAT_WEB_SANDBOX"):
-        # The sandbox's Official Account takes scans and messages: both sign-ins, no account.
+        # The sandbox's Official Account takes scans and messages: both logins, no account.
         app.config.setdefault("WECHAT_WEB_FOLLOW_LOGIN", True)
         app.config.setdefault("WECHAT_WEB_CODE_LOGIN", True)
 

@@ -142,7 +142,7 @@ def _site_locale(state: WeChatWebState) -> str:
 
 FOLLOW = FollowFlow(
     name="follow",
-    app_kind="Official Account (scan to follow)",
+    app_kind="Official Account",
     appid_key="WECHAT_WEB_MP_APPID",
     secret_key="WECHAT_WEB_MP_SECRET",
     scope_key="WECHAT_WEB_MP_SCOPE",
