@@ -321,6 +321,20 @@ class RateLimitError(WeChatAPIError):
     default_message = "WeChat's minute quota for this user is spent (100 calls a minute)."
 
 
+class TooManyRequestsError(WeChatError):
+    """One client address asked the site for too many of something lately (QR codes to follow).
+
+    WeChat's daily quota of QR codes is the site's: a bot must not spend it.
+    """
+
+    status = 429
+    user_title = _l("Too many QR codes")
+    user_message = _l(
+        "Your network asked for many QR codes just now. Please wait a few minutes and try again."
+    )
+    default_message = "This client address made too many QR codes to follow lately."
+
+
 class InvalidRequestError(WeChatError):
     """A login request of an app that is not what the route takes (method, body, type)."""
 

@@ -117,5 +117,5 @@ def fail(error: WeChatError) -> Response:
         except BuildError:
             # Never its value: it may be a secret pasted into the wrong key.
             logger.error("WECHAT_WEB_ERROR_VIEW is not an endpoint of this app")
-    status = error.status if error.status in (400, 403, 502, 503) else 502
+    status = error.status if error.status in (400, 403, 429, 502, 503) else 502
     return page("wechat/error.html", status, error=error, status=status)

@@ -16,15 +16,15 @@ Expiry is read on the extension's clock, so tests can move it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import math
 import re
 import secrets
 import typing as t
 import unicodedata
 
+from . import limits
 from .errors import WeChatUnavailableError
+from .limits import Wait, count, over, record, wait_for
 from .locks import add_once, store_lock
 
 if t.TYPE_CHECKING:
@@ -44,18 +44,6 @@ _PREFIX = "wechat_web:code:"
 _MAX_TYPED = 64
 _TYPED = re.compile(r"[0-9]{8}")
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u3000]+")
-
-
-class Wait(Exception):
-    """Too many codes or wrong attempts: ``seconds`` until the next is taken."""
-
-    def __init__(self, seconds: int) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-
-    @property
-    def minutes(self) -> int:
-        return max(1, -(-self.seconds // 60))
 
 
 class WrongCode(Exception):
@@ -78,43 +66,13 @@ def typed(text: str) -> str | None:
     return digits if _TYPED.fullmatch(digits) else None
 
 
-def _hashed(kind: str, value: str) -> str:
-    """The store key of an openid's or an address's counter, naming neither."""
-    return f"wechat_web:code_{kind}:" + hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def _recent(stored: t.Any, now: float, window: int) -> list[float]:
-    times = stored if isinstance(stored, list) else []
-    return [float(at) for at in times if isinstance(at, (int, float)) and now - at < window]
-
-
-def wait_for(times: t.Sequence[float], now: float, window: int) -> Wait:
-    """How long until the oldest of ``times`` leaves the ``window``."""
-    return Wait(math.ceil(min(times) + window - now))
-
-
-def count(state: WeChatWebState, key: str, window: int) -> list[float]:
-    """The times recorded at ``key`` within the last ``window`` seconds."""
-    with state.store_calls() as store:
-        return _recent(store.get(key), state.extension.clock(), window)
-
-
-def record(state: WeChatWebState, key: str, window: int) -> list[float]:
-    """Add now to the times at ``key`` (those within ``window`` kept); the times."""
-    now = state.extension.clock()
-    with store_lock(state, key), state.store_calls() as store:
-        times = [*_recent(store.get(key), now, window), now]
-        store.set(key, times, timeout=window + 60)
-    return times
-
-
 def issue(state: WeChatWebState, openid: str) -> str:
     """A new code for the follower ``openid``: 8 digits; :class:`Wait` past the bounds."""
     now = state.extension.clock()
-    wrong = count(state, _hashed("wrong", openid), ACCOUNT_WRONG_WINDOW)
+    wrong = count(state, limits.key("code_wrong", openid), ACCOUNT_WRONG_WINDOW)
     if len(wrong) >= WRONG_PER_ACCOUNT:
         raise wait_for(wrong, now, ACCOUNT_WRONG_WINDOW)
-    issued_key = _hashed("issued", openid)
+    issued_key = limits.key("code_issued", openid)
     issued = count(state, issued_key, CODES_WINDOW)
     if len(issued) >= CODES_PER_ACCOUNT:
         raise wait_for(issued, now, CODES_WINDOW)
@@ -130,10 +88,7 @@ def issue(state: WeChatWebState, openid: str) -> str:
 
 def address_wait(state: WeChatWebState, address: str) -> Wait | None:
     """Whether the client at ``address`` has had its wrong codes for now."""
-    times = count(state, _hashed("address", address), ADDRESS_WINDOW)
-    if len(times) < WRONG_PER_ADDRESS:
-        return None
-    return wait_for(times, state.extension.clock(), ADDRESS_WINDOW)
+    return over(state, limits.key("code_address", address), WRONG_PER_ADDRESS, ADDRESS_WINDOW)
 
 
 def spend(state: WeChatWebState, code: str, address: str) -> str:
@@ -158,6 +113,6 @@ def spend(state: WeChatWebState, code: str, address: str) -> str:
             else:
                 store.set(key, entry, timeout=int(entry["expires"] - now) + 60)
     if openid is not None:
-        record(state, _hashed("wrong", openid), ACCOUNT_WRONG_WINDOW)
-    record(state, _hashed("address", address), ADDRESS_WINDOW)
+        record(state, limits.key("code_wrong", openid), ACCOUNT_WRONG_WINDOW)
+    record(state, limits.key("code_address", address), ADDRESS_WINDOW)
     raise WrongCode()

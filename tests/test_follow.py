@@ -364,3 +364,21 @@ def test_the_sandbox_scan(fake_wechat: FakeWeChat) -> None:
     done = client.post(path, data={"csrf_token": token.group(1), "confirm": "1"})
     assert "go back to your computer" in done.text
     assert client.get("/wechat/follow/status").json["status"] == "done"
+
+
+def test_one_address_gets_sixty_qr_codes_per_ten_minutes(fake_wechat: FakeWeChat) -> None:
+    app, _ = make_app(
+        fake_wechat,
+        WECHAT_WEB_APPID=None,
+        WECHAT_WEB_SECRET=None,
+        WECHAT_WEB_FOLLOW_LOGIN=True,
+        WECHAT_WEB_STORE=SimpleCache(),
+        **fake_wechat.push_config(),
+    )
+    for _ in range(60):  # a bot, a new browser each time
+        assert app.test_client().get("/wechat/follow").status_code == 200
+    refused = app.test_client().get("/wechat/follow")
+    assert refused.status_code == 429
+    assert fake_wechat.calls["qrcode_create"] == 60  # the quota is not spent further
+    other = app.test_client().get("/wechat/follow", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200  # another address still gets one

@@ -28,7 +28,7 @@ from flask import Blueprint, redirect, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from .. import _session, i18n, login, login_codes
+from .. import _session, i18n, limits, login, login_codes
 from ..errors import WeChatError, WeChatUnavailableError
 from ..followers import SCOPE, log_in_follower
 from ..pages import page, safe_next, site_name, site_root
@@ -89,7 +89,7 @@ class CodeFlow(Flow):
         keyword = push.content.strip()
         try:
             code = login_codes.issue(state, push.openid)
-        except login_codes.Wait as wait:
+        except limits.Wait as wait:
             return catalog.ngettext(
                 "Too many login codes or wrong attempts. Wait %(minutes)s minute, then send "
                 "%(keyword)s again.",
@@ -147,7 +147,7 @@ def _posted(state: WeChatWebState, next_url: str) -> Response:
     address = request.remote_addr or ""
     wait = login_codes.address_wait(state, address)
     if wait is None and len(wrong) >= WRONG_PER_BROWSER:
-        wait = login_codes.wait_for(wrong, now, BROWSER_WINDOW)
+        wait = limits.wait_for(wrong, now, BROWSER_WINDOW)
     if wait is not None:
         return _page(next_url, 429, _wait_message(wait))
     code = login_codes.typed(request.form.get("code", ""))
@@ -168,7 +168,7 @@ def _posted(state: WeChatWebState, next_url: str) -> Response:
     return redirect(next_url)
 
 
-def _wait_message(wait: login_codes.Wait) -> str:
+def _wait_message(wait: limits.Wait) -> str:
     return i18n.translations(i18n.current_locale()).ngettext(
         "Too many wrong codes. Try again in %(minutes)s minute.",
         "Too many wrong codes. Try again in %(minutes)s minutes.",

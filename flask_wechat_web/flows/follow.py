@@ -31,9 +31,9 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from .. import _session, followers, i18n, login, scenes
+from .. import _session, followers, i18n, limits, login, scenes
 from ..answers import QRCODE_CREATE_PATH
-from ..errors import APIUnauthorizedError, ConfigurationError, WeChatError
+from ..errors import APIUnauthorizedError, ConfigurationError, TooManyRequestsError, WeChatError
 from ..pages import page, safe_next, site_name, site_root
 from ..server_token import with_server_token
 from ..state import login_state
@@ -43,6 +43,8 @@ if t.TYPE_CHECKING:
     from ..push import MpPush
     from ..state import WeChatWebState
 
+#: QR codes one client address may have made per window of seconds.
+QR_PER_ADDRESS, QR_WINDOW = 60, 600
 #: The confirming phone's own part of its session: the authorization's state,
 #: then who it is and its form token. A plain key: it is never in a computer's.
 CONFIRM_KEY = "_wechat_web_follow"
@@ -163,7 +165,15 @@ def _qr_svg(url: str) -> Markup:
 
 
 def _create(state: WeChatWebState, next_url: str) -> tuple[str, scenes.Record]:
-    """A new scene and its QR code from WeChat, stored and remembered by this browser."""
+    """A new scene and its QR code from WeChat, stored and remembered by this browser.
+
+    At most :data:`QR_PER_ADDRESS` per client address per :data:`QR_WINDOW`:
+    WeChat's daily quota of QR codes (100,000; 10,000 for the test account)
+    is the site's, and a page view must not spend it for a bot.
+    """
+    address = limits.key("follow_qr", request.remote_addr or "")
+    if limits.over(state, address, QR_PER_ADDRESS, QR_WINDOW) is not None:
+        raise TooManyRequestsError()
     ttl = int(state.config["WECHAT_WEB_FOLLOW_TTL"])
     scene = scenes.new_scene()
     body = {
@@ -191,6 +201,7 @@ def _create(state: WeChatWebState, next_url: str) -> tuple[str, scenes.Record]:
         "ip": request.remote_addr or "",
     }
     scenes.save(state, scene, record)
+    limits.record(state, address, QR_WINDOW)
     _session.data().set("follow", scene)
     return scene, record
 
