@@ -19,9 +19,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-#: An action pinned by its commit: owner/name@ and 40 hex digits.
 #: The repository, as setup.py names it.
 SOURCE = "https://github.com/flask-wechat-web/flask-wechat-web"
+#: An action pinned by its commit: owner/name@ and 40 hex digits.
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
