@@ -37,6 +37,7 @@ lint() {
     "$BIN/ruff" format --check flask_wechat_web tests example benchmarks scripts
     "$BIN/mypy" --strict flask_wechat_web
     "$BIN/lint-imports" --no-cache  # the layers, no import circle: pyproject.toml
+    BIN=$BIN sh scripts/lint-ci.sh  # the workflows, .readthedocs.yaml, pre-commit's file
 }
 
 # Both languages, nitpicky, and the Chinese catalog complete (scripts/docs.sh).

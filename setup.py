@@ -74,6 +74,8 @@ setup(
             "social-auth-core>=6.0",
             # docs/api-tokens.rst's recipe, run by tests/test_apps.py.
             "Flask-JWT-Extended>=4.6",
+            # tests/test_conventions.py reads the workflows and configs.
+            "PyYAML>=6.0.2",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
@@ -87,6 +89,11 @@ setup(
             "matplotlib>=3.8",
             "build>=1.2",
             "twine>=6.1",
+            # scripts/lint-ci.sh: the workflows' security audits and the CI
+            # files' schemas, offline; the hooks of .pre-commit-config.yaml.
+            "zizmor>=1.33",
+            "check-jsonschema>=0.39",
+            "pre-commit>=4.0",
         ],
     },
     entry_points={"pytest11": ["wechat_web = flask_wechat_web.testing.pytest_plugin"]},

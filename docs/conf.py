@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 from importlib.metadata import version as _version
 
@@ -44,6 +45,9 @@ pygments_dark_style = "monokai"
 # Translations (简体中文): gettext catalogs in docs/locale/zh_CN/LC_MESSAGES,
 # one .po per page so two translators can work on different pages. Built
 # with `-D language=zh_CN` into docs/_build/html/zh_CN; see scripts/docs.sh.
+# Read the Docs builds the 简体中文 translation as its own project and passes
+# the project's language as `-D language=zh-cn` (lowercase, a dash):
+# _normalize_language maps every spelling to the catalogs' folder, zh_CN.
 locale_dirs = ["locale/"]
 gettext_compact = False
 gettext_location = False
@@ -101,6 +105,31 @@ def _resolve_by_known_name(app: t.Any, env: t.Any, node: t.Any, contnode: t.Any)
     return found or missing_reference(app, env, node, contnode)
 
 
+#: The catalogs' language (the folder under docs/locale) by its lowercase,
+#: dashed spelling: how Read the Docs and browsers write it.
+_LANGUAGES = {"zh-cn": "zh_CN"}
+
+
+def _normalize_language(app: t.Any, config: t.Any) -> None:
+    """Use the catalogs' spelling of the language, and link the other language's build.
+
+    Sphinx finds a page's catalog under ``locale/<language>`` as spelled, so
+    ``zh-cn`` from Read the Docs would build an English site. Locally the
+    Chinese build sits in ``zh_CN/`` beside the English one; on Read the Docs
+    each language is a project of its own, ``/en/<version>/`` and
+    ``/zh-cn/<version>/`` on one domain.
+    """
+    config.language = _LANGUAGES.get(config.language.lower().replace("_", "-"), config.language)
+    chinese = config.language == "zh_CN"
+    rtd_version = os.environ.get("READTHEDOCS_VERSION")
+    if rtd_version:
+        other = f"../../{'en' if chinese else 'zh-cn'}/{rtd_version}/"
+    else:
+        other = "../" if chinese else "zh_CN/"
+    config.html_context = {**config.html_context, "other_language_root": other}
+
+
 def setup(app: t.Any) -> None:
+    app.connect("config-inited", _normalize_language)
     app.connect("autodoc-process-signature", _show_default_factories)
     app.connect("missing-reference", _resolve_by_known_name)
