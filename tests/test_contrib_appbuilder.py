@@ -40,10 +40,13 @@ def providers(fake: FakeWeChat) -> list[dict[str, t.Any]]:
 
 
 def fab_app(
-    fake: FakeWeChat, manager: type[SecurityManager] = WeChatSecurityManager, **config: t.Any
+    fake: FakeWeChat,
+    manager: type[SecurityManager] = WeChatSecurityManager,
+    domain: str = "localhost",  # the test client's host
+    **config: t.Any,
 ) -> Flask:
-    """A small FAB site: SQLA on in-memory SQLite, OAuth with WeChat only."""
-    fake.set_domain("localhost")  # the test client's host
+    """A small FAB site: SQLA on in-memory SQLite, OAuth with WeChat only, on ``domain``."""
+    fake.set_domain(domain)
     app = Flask(__name__)
     app.config.update(
         TESTING=True,
