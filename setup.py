@@ -12,6 +12,8 @@ SOURCE = "https://github.com/flask-wechat-web/flask-wechat-web"
 
 #: What FakeWeChatServer (the fake over real HTTP) needs.
 TESTING = ["cheroot>=10.0.1"]
+#: flask_wechat_web.contrib.appbuilder: 5.0 is the first on Flask 3 and Flask-SQLAlchemy 3.1.
+APPBUILDER = ["Flask-AppBuilder>=5.0"]
 
 setup(
     name="Flask-WeChat-Web",
@@ -57,6 +59,7 @@ setup(
         # What example/ imports, and nothing more: ./run.sh example installs it.
         "example": ["Flask-SQLAlchemy>=3.1", "Flask-Babel>=4.0"],
         "testing": TESTING,
+        "appbuilder": APPBUILDER,
         "test": [
             *TESTING,
             "pytest>=8.0",
@@ -76,6 +79,7 @@ setup(
             "Flask-JWT-Extended>=4.6",
             # tests/test_conventions.py reads the workflows and configs.
             "PyYAML>=6.0.2",
+            *APPBUILDER,
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
