@@ -1,0 +1,1 @@
+"""Sign in with WeChat inside the frameworks sites already run (SPEC §9.3)."""
