@@ -55,8 +55,8 @@ setup(
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
         # flask_wechat_web.contrib.flask_security: its FsOAuthProvider and
-        # register_provider_ext (5.4), with Flask 3.1 from 5.6.
-        "flask-security": ["Flask-Security-Too>=5.6"],
+        # oauth_response_failure(error_view, e) (5.8, with the OAuth verify views).
+        "flask-security": ["Flask-Security-Too>=5.8"],
         # What example/ imports, and nothing more: ./run.sh example installs it.
         "example": ["Flask-SQLAlchemy>=3.1", "Flask-Babel>=4.0"],
         "testing": TESTING,
@@ -78,7 +78,7 @@ setup(
             # docs/api-tokens.rst's recipe, run by tests/test_apps.py.
             "Flask-JWT-Extended>=4.6",
             # tests/test_contrib_flask_security.py: a real Flask-Security site.
-            "Flask-Security-Too>=5.6",
+            "Flask-Security-Too>=5.8",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
