@@ -124,7 +124,7 @@ class WeChatProvider(FsOAuthProvider):
         keys); default ``current_app.config``.
     :param user_attribute: the user model's column holding the WeChat key
         (``unionid`` when WeChat gives one, else ``openid``).
-    :param create_user: called with the :class:`WeChatIdentity` of a WeChat
+    :param create_user: called with the :class:`~flask_wechat_web.WeChatIdentity` of a WeChat
         account no user here has; returns a new user (not yet committed) or
         ``None`` to refuse. Default: refuse.
     """
@@ -230,7 +230,11 @@ class WeChatProvider(FsOAuthProvider):
         identity = self.identity(getattr(oauth, self.name), token)
         user = self.find_user(identity)
         if user is None and self.create_user is not None:
-            user = self.create_user(identity)
+            try:
+                user = self.create_user(identity)
+            except WeChatError as error:  # reading the profile
+                logger.warning("WeChat login failed: %s", error.message)
+                raise WeChatLoginError("wechat", str(error.user_message)) from None
             if user is not None:
                 setattr(user, self.user_attribute, self.key(identity))
                 datastore = current_app.extensions["security"].datastore
