@@ -37,6 +37,14 @@ class User(db.Model, fsqla.FsUserMixin):  # type: ignore[name-defined,misc]
     nickname = db.Column(db.String(100))
 
 
+class EnglishClient(FlaskClient):
+    """A browser asking for English pages: the messages asserted are the English ones."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 def make_fs_app(
     fake: FakeWeChat,
     create_user: t.Callable[[WeChatIdentity], t.Any] | None = None,
@@ -75,6 +83,7 @@ def make_fs_app(
         datastore.create_user(email="alice@example.com", password=None)
         datastore.create_user(email="bob@example.com", password=None)
         db.session.commit()
+    app.test_client_class = EnglishClient
     return app
 
 
@@ -168,7 +177,7 @@ def test_denied_consent_says_so(fake_wechat: FakeWeChat) -> None:
     client = app.test_client()
     response = client.get(callback_path(fake_wechat.deny(start(client))))
     assert urlsplit(response.location).path == "/login"
-    assert flashes(client) == ["The WeChat login was cancelled."]
+    assert flashes(client) == ["The WeChat login was canceled."]
 
 
 def test_a_code_spent_twice_is_refused_without_a_500(fake_wechat: FakeWeChat) -> None:
@@ -202,7 +211,7 @@ def test_linking_while_logged_in(fake_wechat: FakeWeChat) -> None:
     response = client.post("/login/wechat/link")
     assert response.status_code == 302
     client.get(callback_path(fake_wechat.approve(response.location)))
-    assert flashes(client) == ["WeChat is linked: you can sign in with it."]
+    assert flashes(client) == ["WeChat is linked: you can log in with it."]
     assert user(app, "bob@example.com").wechat_id == fake_wechat.unionid(fake_wechat.user)
     # Now Bob signs in with WeChat alone.
     client.post("/logout")

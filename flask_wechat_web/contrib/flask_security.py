@@ -91,7 +91,7 @@ class FsWeChatApp(WeChatRemoteApp):
     def redeem(self, **kwargs: t.Any) -> dict[str, t.Any]:
         # WeChat's "deny" sends the state back without a code.
         if not request.args.get("code"):
-            raise WeChatLoginError("access_denied", i18n.gettext("The WeChat login was cancelled."))
+            raise WeChatLoginError("access_denied", i18n.gettext("The WeChat login was canceled."))
         try:
             token = dict(super().authorize_access_token(**kwargs))
         except WeChatError as error:
@@ -244,7 +244,7 @@ class WeChatProvider(FsOAuthProvider):
             raise WeChatLoginError(
                 "not_linked",
                 i18n.gettext(
-                    "No account here is linked to this WeChat account. Sign in another "
+                    "No account here is linked to this WeChat account. Log in another "
                     "way, then link WeChat to your account."
                 ),
             )
@@ -255,7 +255,7 @@ class WeChatProvider(FsOAuthProvider):
                     return attribute, value
         raise WeChatLoginError(
             "no_identity",
-            i18n.gettext("This account has no identity to sign in with. Please contact the site."),
+            i18n.gettext("This account has no identity to log in with. Please contact the site."),
         )
 
     def oauth_response_failure(self, error_view: str, e: OAuthError) -> t.Any:
@@ -313,7 +313,7 @@ class WeChatProvider(FsOAuthProvider):
         setattr(user, self.user_attribute, self.key(identity))
         datastore.put(user)
         datastore.commit()
-        return self._done(i18n.gettext("WeChat is linked: you can sign in with it."))
+        return self._done(i18n.gettext("WeChat is linked: you can log in with it."))
 
     def _unlink(self) -> Response:
         if not _LinkForm().validate_on_submit():
