@@ -56,6 +56,9 @@ setup(
     ],
     extras_require={
         "sqlalchemy": ["Flask-SQLAlchemy>=3.1"],
+        # flask_wechat_web.contrib.flask_security: its FsOAuthProvider and
+        # oauth_response_failure(error_view, e) (5.8, with the OAuth verify views).
+        "flask-security": ["Flask-Security-Too>=5.8"],
         # What example/ imports, and nothing more: ./run.sh example installs it.
         "example": ["Flask-SQLAlchemy>=3.1", "Flask-Babel>=4.0"],
         "testing": TESTING,
@@ -80,6 +83,8 @@ setup(
             # tests/test_conventions.py reads the workflows and configs.
             "PyYAML>=6.0.2",
             *APPBUILDER,
+            # tests/test_contrib_flask_security.py: a real Flask-Security site.
+            "Flask-Security-Too>=5.8",
         ],
         "docs": ["Sphinx>=7.0", "furo>=2024.1", "sphinx-intl>=2.1"],
         "dev": [
