@@ -148,9 +148,16 @@ def mp_push() -> Response:
     state = get_state()
     seen = _SEEN_PREFIX + hashlib.sha256(push.dedupe_key().encode()).hexdigest()
     try:
-        if not add_once(state, seen, 1, SEEN_TTL):
-            return _plain("success")  # a retry or a replay: acted on already
+        if not add_once(state, seen, "", SEEN_TTL):
+            # A retry or a replay: acted on already. A retry comes because the
+            # first answer was late, so WeChat never showed its reply: this one has it.
+            with state.store_calls() as store:
+                earlier = store.get(seen)
+            return _answer(push, earlier if isinstance(earlier, str) and earlier else None)
         reply = _reply_of_ways_in(state, push)
+        if reply is not None:
+            with state.store_calls() as store:
+                store.set(seen, reply, timeout=SEEN_TTL)
     except StorageUnavailableError as error:
         logger.error("WeChat push not taken: %s", error)
         _forget(state, seen)  # so that WeChat's retry is acted on
@@ -161,6 +168,11 @@ def mp_push() -> Response:
     except Exception:
         # WeChat's retry would only repeat it: log it and answer as usual.
         logger.exception("A wechat_mp_event receiver failed")
+    return _answer(push, reply)
+
+
+def _answer(push: MpPush, reply: str | None) -> Response:
+    """The passive reply to the person, else ``success``."""
     if reply is None:
         return _plain("success")
     return Response(_reply_xml(push, reply), mimetype="application/xml")

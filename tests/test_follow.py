@@ -271,9 +271,11 @@ def test_replayed_push_acted_on_once(site: Site, fake_wechat: FakeWeChat) -> Non
     user = fake_wechat.users[0]
     message = {**fake_wechat.event("subscribe", scene=code.scene, user=user), "Ticket": ticket}
     reply = fake_wechat.push(site.served.push_url, message).reply
-    assert fake_wechat.push(site.served.push_url, message).reply is None  # a replay
+    # Again (a retry, or a replay): not acted on again, the same reply repeated.
+    assert fake_wechat.push(site.served.push_url, message).reply == reply
     confirm(link_in(reply), user)
     assert site.status(browser)["status"] == "done"
+    assert len(site.identities) == 1
 
 
 def test_link_opened_by_another_user_refused(site: Site, fake_wechat: FakeWeChat) -> None:

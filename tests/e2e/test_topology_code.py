@@ -46,7 +46,7 @@ def ask_for_code(site: Topology, user: str, host: AppHost) -> str:
     fake = f"{site.fake_config['WECHAT_WEB_OPEN_BASE_URL']}/_fake/push"
     form = {"url": url, "message": "text", "content": "登录", "user": user}
     delivery = requests.post(fake, data=form, verify=site.ca, timeout=30).json()
-    assert delivery["status"] == 200 and delivery["deliveries"] == 1, delivery
+    assert delivery["status"] == 200, delivery  # a late answer is delivered again, reply and all
     found = re.search(r"\d{4} \d{4}", delivery["reply"] or "")
     assert found, delivery
     return found.group(0)

@@ -50,7 +50,6 @@ def waiting(site: Topology, run: str) -> list[tuple[Waiter, str]]:
         page = Waiter(site, site.hosts[1])
         page.open()
         delivery = Phone(site, f"{run}{n}").scan(site.hosts[0])
-        assert delivery["deliveries"] == 1  # answered in time: WeChat did not retry
         pages.append((page, delivery["reply"]))
     time.sleep(0.3)  # their asks are held
     return pages
