@@ -1,8 +1,9 @@
 #!/bin/sh
 # Usage: lowest-versions.sh [PYTEST_ARGS...]
 # The unit tests (all of tests/ but the browser and gunicorn ones in
-# tests/e2e) on the lowest version setup.py allows of each direct dependency
-# (uv's --resolution lowest-direct), in a new .venv-lowest, with every extra
+# tests/e2e, and the repository checks of tests/test_conventions.py) on the
+# lowest version setup.py allows of each direct dependency (uv's
+# --resolution lowest-direct), in a new .venv-lowest, with every extra
 # but docs and dev (tools the package and its tests do not import). Prints
 # the versions it installed. Where it fails, raise that lower bound in
 # setup.py. CI runs it after the README's test command.
@@ -27,4 +28,6 @@ uv="$venv/bin/uv"
 echo "Lowest versions ($extras):"
 "$uv" pip freeze --python "$venv/bin/python" --exclude-editable | grep -v '^uv==' | tr '\n' ' '
 echo
-exec "$venv/bin/python" -m pytest --ignore=tests/e2e "$@"
+# tests/test_conventions.py checks the repository's own files (workflows, the
+# docs' conf.py) with the docs and dev tools, which this venv leaves out.
+exec "$venv/bin/python" -m pytest --ignore=tests/e2e --ignore=tests/test_conventions.py "$@"
