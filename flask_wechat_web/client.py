@@ -160,6 +160,39 @@ class WeChatRemoteApp(FlaskOAuth2App):  # type: ignore[misc]
         return parse_body(resp, path)
 
 
+def registration(
+    *,
+    appid: str,
+    secret: str,
+    authorize_url: str,
+    api_base_url: str,
+    scope: str,
+    timeout: float,
+) -> dict[str, t.Any]:
+    """Authlib's registration of one of WeChat's apps, every parameter given.
+
+    So Authlib fills none from the app's config (``<NAME>_CLIENT_ID`` and the
+    like). The extension, and the Flask-Security and Flask-AppBuilder contribs,
+    add their own client class and hooks.
+    """
+    api = api_base_url.rstrip("/")
+    return {
+        "client_id": appid,
+        "client_secret": secret,
+        "authorize_url": authorize_url,
+        "authorize_params": None,
+        "access_token_url": f"{api}/{TOKEN_PATH}",
+        "access_token_params": None,
+        "refresh_token_url": f"{api}/{REFRESH_PATH}",
+        "refresh_token_params": None,
+        "request_token_url": None,
+        "request_token_params": None,
+        "api_base_url": f"{api}/",
+        "server_metadata_url": None,
+        "client_kwargs": {"scope": scope, "default_timeout": (timeout, timeout)},
+    }
+
+
 def is_expired(token: t.Mapping[str, t.Any], leeway: int = 60) -> bool:
     """Whether ``token``'s access token expires within ``leeway`` seconds."""
     expires_at = token.get("expires_at")

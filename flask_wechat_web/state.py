@@ -19,7 +19,7 @@ from flask import Flask, current_app, session, url_for
 from flask.sessions import NullSession
 
 from . import _session
-from .client import REFRESH_PATH, TOKEN_PATH, WeChatRemoteApp
+from .client import WeChatRemoteApp, registration
 from .config import problems, relay_only
 from .errors import ConfigurationError, StorageUnavailableError, WeChatError
 from .refresh import refresh_stored, store_refreshed
@@ -181,34 +181,24 @@ class WeChatWebState:
 
     def _register(self, flow: Flow) -> WeChatRemoteApp:
         config = self.config
-        api = config["WECHAT_WEB_API_BASE_URL"].rstrip("/")
-        timeout = config["WECHAT_WEB_TIMEOUT"]
         open_url = config["WECHAT_WEB_OPEN_BASE_URL"].rstrip("/")
-        # Every parameter is passed, so Authlib fills none from WECHAT_* keys.
+        settings = registration(
+            appid=config[flow.appid_key],
+            secret=config[flow.secret_key],
+            authorize_url=f"{open_url}/{flow.authorize_path}",
+            api_base_url=config["WECHAT_WEB_API_BASE_URL"],
+            scope=flow.scope(config),
+            timeout=config["WECHAT_WEB_TIMEOUT"],
+        )
+        settings["client_kwargs"]["pool"] = self.pool
         remote = t.cast(
             WeChatRemoteApp,
             self.registry.register(
                 flow.remote_name,
                 client_cls=WeChatRemoteApp,
-                client_id=config[flow.appid_key],
-                client_secret=config[flow.secret_key],
-                authorize_url=f"{open_url}/{flow.authorize_path}",
-                authorize_params=None,
-                access_token_url=f"{api}/{TOKEN_PATH}",
-                access_token_params=None,
-                refresh_token_url=f"{api}/{REFRESH_PATH}",
-                refresh_token_params=None,
-                request_token_url=None,
-                request_token_params=None,
-                api_base_url=f"{api}/",
-                server_metadata_url=None,
-                client_kwargs={
-                    "scope": flow.scope(config),
-                    "pool": self.pool,
-                    "default_timeout": (timeout, timeout),
-                },
                 fetch_token=lambda: self.extension.token,
                 update_token=functools.partial(store_refreshed, self, config[flow.appid_key]),
+                **settings,
             ),
         )
         remote.renew_token = functools.partial(refresh_stored, self)

@@ -32,8 +32,8 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from ..agents import in_wechat_browser
-from ..answers import REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
-from ..client import WeChatRemoteApp
+from ..answers import USERINFO_PATH
+from ..client import WeChatRemoteApp, registration
 from ..errors import MalformedAnswerError
 from ..flows.mp import IN_WECHAT
 from ..flows.qr import QR
@@ -80,28 +80,19 @@ def wechat_provider(
     scope = scope or scopes[0]
     if scope not in scopes:
         raise ValueError(f"scope must be one of {', '.join(scopes)} for this provider")
-    api = api_base_url.rstrip("/")
+    settings = registration(
+        appid=appid,
+        secret=secret,
+        authorize_url=f"{open_base_url.rstrip('/')}/{flow.authorize_path}",
+        api_base_url=api_base_url,
+        scope=scope,
+        timeout=timeout,
+    )
     return {
         "name": name,
         "icon": icon,
         "token_key": "access_token",
-        "remote_app": {
-            # Every parameter is given, so Authlib fills none from app.config.
-            "client_cls": WeChatRemoteApp,
-            "client_id": appid,
-            "client_secret": secret,
-            "authorize_url": f"{open_base_url.rstrip('/')}/{flow.authorize_path}",
-            "authorize_params": None,
-            "access_token_url": f"{api}/{TOKEN_PATH}",
-            "access_token_params": None,
-            "refresh_token_url": f"{api}/{REFRESH_PATH}",
-            "refresh_token_params": None,
-            "request_token_url": None,
-            "request_token_params": None,
-            "api_base_url": f"{api}/",
-            "server_metadata_url": None,
-            "client_kwargs": {"scope": scope, "default_timeout": (timeout, timeout)},
-        },
+        "remote_app": {"client_cls": WeChatRemoteApp, **settings},
     }
 
 

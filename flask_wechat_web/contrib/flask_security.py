@@ -32,8 +32,8 @@ from werkzeug.wrappers import Response
 
 from .. import i18n
 from ..agents import in_wechat_browser
-from ..answers import REFRESH_PATH, TOKEN_PATH, USERINFO_PATH
-from ..client import WeChatRemoteApp, parse_body
+from ..answers import USERINFO_PATH
+from ..client import WeChatRemoteApp, parse_body, registration
 from ..config import DEFAULTS
 from ..errors import MalformedAnswerError, WeChatError
 from ..identity import WeChatIdentity
@@ -150,25 +150,15 @@ class WeChatProvider(FsOAuthProvider):
     def _app_kwargs(
         self, appid_key: str, secret_key: str, path: str, scope: str
     ) -> dict[str, t.Any]:
-        api = self._setting("WECHAT_WEB_API_BASE_URL").rstrip("/")
         open_url = self._setting("WECHAT_WEB_OPEN_BASE_URL").rstrip("/")
-        timeout = self._setting("WECHAT_WEB_TIMEOUT")
-        # Every parameter given, so Authlib fills none from <NAME>_* keys.
-        return {
-            "client_id": self._setting(appid_key),
-            "client_secret": self._setting(secret_key),
-            "authorize_url": f"{open_url}/{path}",
-            "authorize_params": None,
-            "access_token_url": f"{api}/{TOKEN_PATH}",
-            "access_token_params": None,
-            "refresh_token_url": f"{api}/{REFRESH_PATH}",
-            "refresh_token_params": None,
-            "request_token_url": None,
-            "request_token_params": None,
-            "api_base_url": f"{api}/",
-            "server_metadata_url": None,
-            "client_kwargs": {"scope": scope, "default_timeout": (timeout, timeout)},
-        }
+        return registration(
+            appid=self._setting(appid_key),
+            secret=self._setting(secret_key),
+            authorize_url=f"{open_url}/{path}",
+            api_base_url=self._setting("WECHAT_WEB_API_BASE_URL"),
+            scope=scope,
+            timeout=self._setting("WECHAT_WEB_TIMEOUT"),
+        )
 
     def authlib_config(self) -> dict[str, t.Any]:
         """The website app (QR page), and the Official Account's app when configured."""
